@@ -1,0 +1,49 @@
+"""labelnext: which unlabeled rows should we label next?
+
+The plain-Python library behind the dashboard and the ``labelnext`` CLI. It never imports
+streamlit.
+
+>>> from labelnext import load_run, ranked
+>>> run = load_run("sample_data/mnist/run_001")          # doctest: +SKIP
+>>> ranked(run, "margin", k=100)                           # doctest: +SKIP
+"""
+
+from labelnext.errors import (
+    BatchConflictError,
+    EmptyPoolError,
+    LabelnextError,
+    LedgerError,
+    PathNotAllowedError,
+    Problem,
+    RunValidationError,
+    SelectionError,
+    StrategyError,
+)
+from labelnext.runs import ModelRun, allowed_roots_from_env, load_run
+from labelnext.select import Filter, filter_mask, order, ranked, top_k
+from labelnext.uncertainty import STRATEGIES, run_scores, uncertainty_scores
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "STRATEGIES",
+    "BatchConflictError",
+    "EmptyPoolError",
+    "Filter",
+    "LabelnextError",
+    "LedgerError",
+    "ModelRun",
+    "PathNotAllowedError",
+    "Problem",
+    "RunValidationError",
+    "SelectionError",
+    "StrategyError",
+    "allowed_roots_from_env",
+    "filter_mask",
+    "load_run",
+    "order",
+    "ranked",
+    "run_scores",
+    "top_k",
+    "uncertainty_scores",
+]

@@ -1,0 +1,848 @@
+"""Model runs in: read a model's predictions on unlabeled data rows into one canonical form.
+
+A *model run* is one model version's predictions on a set of data rows. It arrives as a CSV,
+Parquet or JSON Lines file (a path, or the bytes of an upload), alone or in a *run folder* beside a
+``run.json`` that names the model, the task, the classes and where the images are.
+
+Classification predictions are accepted as
+
+* wide per-class probability columns ``prob_<class>``;
+* one list column ``probabilities`` whose class names come from ``run.json`` or from the Parquet
+  schema metadata key ``labelnext.classes`` (a JSON list);
+* logits ``logit_<class>``, turned into probabilities with a numerically safe softmax;
+* top-1 only: ``predicted_label`` and ``confidence`` (then only least confidence is defined).
+
+``data_row_id`` is required. ``image`` (a reference to the row's image), ``embedding`` (a list of
+floats; a JSON list in CSV) and ``ground_truth`` (for evaluation only) are optional. Every other
+column is kept as metadata.
+
+Validation reports every problem it finds, up to a limit, each naming the file, the 1-based row
+(or line) and the field. A bad file never half-loads: :func:`load_run` returns a complete
+:class:`ModelRun` or raises :class:`~labelnext.errors.RunValidationError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from labelnext.errors import LabelnextError, PathNotAllowedError, Problem, RunValidationError
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "TASKS",
+    "ModelRun",
+    "allowed_roots_from_env",
+    "is_url",
+    "load_run",
+]
+
+TASKS = ("classification",)
+SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson")
+SUM_TOLERANCE = 1e-3
+SAMPLE_DATA_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+
+_RESERVED = {"data_row_id", "image", "embedding", "ground_truth", "probabilities"}
+_TOP1 = ("predicted_label", "confidence")
+
+
+def is_url(reference: str) -> bool:
+    """Whether an image reference is an http(s) URL rather than a file path."""
+    return reference.startswith(("http://", "https://"))
+
+
+def allowed_roots_from_env() -> list[Path]:
+    """The folders whose files labelnext may read: ``$LABELNEXT_ALLOWED_ROOTS`` and the samples.
+
+    ``LABELNEXT_ALLOWED_ROOTS`` holds folders separated by ``os.pathsep``. The shipped
+    ``sample_data/`` folder is always allowed.
+    """
+    roots = [SAMPLE_DATA_DIR.resolve()]
+    for part in os.environ.get("LABELNEXT_ALLOWED_ROOTS", "").split(os.pathsep):
+        if part.strip():
+            roots.append(Path(part.strip()).expanduser().resolve())
+    return roots
+
+
+def _inside(path: Path, roots: Iterable[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelRun:
+    """One model version's predictions on a set of data rows, in canonical form.
+
+    Row ``i`` of every array is the same data row; the order is the file's order. Scores and
+    rankings are not stored here: :mod:`labelnext.uncertainty` and :mod:`labelnext.select`
+    compute them from ``probabilities`` (higher score = more uncertain = label first).
+    """
+
+    name: str
+    task: str
+    classes: tuple[str, ...]
+    ids: NDArray[np.object_]
+    probabilities: NDArray[np.float32] | None
+    metadata: pd.DataFrame
+    source: str
+    content_hash: str
+    model: str | None = None
+    version: str | None = None
+    created: str | None = None
+    images: NDArray[np.object_] | None = None
+    top1_labels: NDArray[np.object_] | None = None
+    top1_confidence: NDArray[np.float32] | None = None
+    embedding: NDArray[np.float32] | None = None
+    ground_truth: NDArray[np.object_] | None = None
+    image_root: Path | None = None
+    allowed_roots: tuple[Path, ...] = field(default=(), repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of data rows."""
+        return len(self.ids)
+
+    @property
+    def top1_only(self) -> bool:
+        """True when the run carries only the predicted label and its confidence."""
+        return self.probabilities is None
+
+    @cached_property
+    def predicted_index(self) -> NDArray[np.intp]:
+        """Index into ``classes`` of each row's predicted (top-1) class."""
+        if self.probabilities is not None:
+            return np.asarray(self.probabilities.argmax(axis=1), dtype=np.intp)
+        lookup = {name: i for i, name in enumerate(self.classes)}
+        assert self.top1_labels is not None  # a run has probabilities or top-1 labels
+        return np.fromiter((lookup[x] for x in self.top1_labels), np.intp, self.n_rows)
+
+    @cached_property
+    def predicted_labels(self) -> NDArray[np.object_]:
+        """Each row's predicted (top-1) class name."""
+        names = np.asarray(self.classes, dtype=object)
+        return names[self.predicted_index]
+
+    @cached_property
+    def id_rank(self) -> NDArray[np.int64]:
+        """Position of each ``data_row_id`` in sorted id order; the tie-breaker of rankings."""
+        order = pc.sort_indices(pa.array(self.ids, type=pa.string())).to_numpy()
+        rank = np.empty(self.n_rows, dtype=np.int64)
+        rank[order] = np.arange(self.n_rows, dtype=np.int64)
+        return rank
+
+    @cached_property
+    def id_index(self) -> pd.Index:
+        """A hash index from ``data_row_id`` to row position."""
+        return pd.Index(self.ids)
+
+    def row_index(self, data_row_id: str) -> int:
+        """Row position of ``data_row_id``.
+
+        Raises
+        ------
+        LabelnextError
+            If the run has no such data row.
+        """
+        position = self.id_index.get_indexer(pd.Index([data_row_id]))[0]
+        if position < 0:
+            raise LabelnextError(f"Run '{self.name}' has no data row '{data_row_id}'.")
+        return int(position)
+
+    def positions(self, data_row_ids: Iterable[str]) -> NDArray[np.intp]:
+        """Row positions of the given ids that exist in this run (unknown ids are dropped)."""
+        wanted = list(data_row_ids)
+        if not wanted:
+            return np.empty(0, dtype=np.intp)
+        found = self.id_index.get_indexer(pd.Index(wanted))
+        return np.asarray(found[found >= 0], dtype=np.intp)
+
+    def image_location(self, i: int) -> Path | str | None:
+        """Where row ``i``'s image is: a local ``Path`` inside the allowed roots, or a URL.
+
+        Returns ``None`` when the run has no image column or the row's reference is empty.
+
+        Raises
+        ------
+        PathNotAllowedError
+            If the reference resolves outside the run's image root and the allowed roots.
+        """
+        if self.images is None:
+            return None
+        reference = self.images[i]
+        if reference is None or reference == "":
+            return None
+        reference = str(reference)
+        if is_url(reference):
+            return reference
+        return resolve_image_path(reference, self.image_root, self.allowed_roots)
+
+
+def resolve_image_path(
+    reference: str, image_root: Path | None, allowed_roots: Sequence[Path]
+) -> Path:
+    """Resolve an image reference to a path inside ``image_root`` or the allowed roots.
+
+    Relative references are taken relative to ``image_root`` (or the current folder when the run
+    has none). Symbolic links are followed before the check, so a link cannot escape.
+    """
+    path = Path(reference).expanduser()
+    if not path.is_absolute():
+        path = (image_root or Path.cwd()) / path
+    resolved = path.resolve()
+    roots = [*allowed_roots, *([image_root.resolve()] if image_root is not None else [])]
+    if not _inside(resolved, roots):
+        shown = ", ".join(str(r) for r in roots) or "(none configured)"
+        raise PathNotAllowedError(
+            f"Image '{reference}' resolves to {resolved}, outside the allowed roots: {shown}. "
+            "Add its folder to LABELNEXT_ALLOWED_ROOTS to allow it."
+        )
+    return resolved
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+class _Problems:
+    """Collects problems up to a limit; raises them all at once."""
+
+    def __init__(self, file: str, limit: int) -> None:
+        self.file = file
+        self.limit = limit
+        self.items: list[Problem] = []
+        self.truncated = False
+
+    def add(self, row: int | None, field: str | None, message: str) -> None:
+        if len(self.items) >= self.limit:
+            self.truncated = True
+            return
+        self.items.append(Problem(self.file, row, field, message))
+
+    def add_rows(self, rows: NDArray[np.intp], field: str, message: str) -> None:
+        """One problem per offending 0-based row position (reported 1-based)."""
+        for r in rows[: max(self.limit - len(self.items), 0) + 1]:
+            self.add(int(r) + 1, field, message)
+        if len(rows) and len(self.items) >= self.limit:
+            self.truncated = self.truncated or len(rows) > 0
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise RunValidationError(self.items, truncated=self.truncated)
+
+    def fail(self, row: int | None, field: str | None, message: str) -> RunValidationError:
+        self.add(row, field, message)
+        return RunValidationError(self.items, truncated=self.truncated)
+
+
+def load_run(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    filename: str | None = None,
+    allowed_roots: Sequence[Path] | None = None,
+    renormalize: bool = False,
+    max_problems: int = 50,
+) -> ModelRun:
+    """Load a model run from a predictions file, a run folder, or the bytes of an upload.
+
+    Parameters
+    ----------
+    source : str, path-like or bytes
+        A ``.csv``, ``.parquet`` or ``.jsonl``/``.ndjson`` file; a folder holding ``run.json``;
+        a ``run.json`` file; or the bytes of a predictions file (then ``filename`` is required).
+    filename : str, optional
+        Name of the uploaded file: picks the format and names the file in messages.
+    allowed_roots : sequence of Path, optional
+        Folders that absolute image paths must lie in. Defaults to
+        :func:`allowed_roots_from_env`.
+    renormalize : bool, default=False
+        Divide each probability row by its sum when it does not sum to 1. Off by default: rows
+        that do not sum to 1 are reported, never silently changed.
+    max_problems : int, default=50
+        Stop collecting problems after this many.
+
+    Returns
+    -------
+    ModelRun
+
+    Raises
+    ------
+    RunValidationError
+        If anything is wrong; ``.problems`` lists file, 1-based row and field of each problem.
+
+    Examples
+    --------
+    >>> run = load_run("sample_data/mnist/run_001")  # doctest: +SKIP
+    >>> run.n_rows, run.classes[:3]  # doctest: +SKIP
+    (4850, ('0', '1', '2'))
+    """
+    if max_problems < 1:
+        raise ValueError(f"max_problems must be >= 1, got {max_problems}")
+    roots = tuple(allowed_roots) if allowed_roots is not None else tuple(allowed_roots_from_env())
+    roots = tuple(Path(r).resolve() for r in roots)
+
+    config: dict[str, Any] = {}
+    folder: Path | None = None
+    if isinstance(source, bytes | bytearray | memoryview):
+        if not filename:
+            raise ValueError("filename is required when source is bytes (it picks the format)")
+        data = bytes(source)
+        label = filename
+        suffix = Path(filename).suffix.lower()
+    else:
+        path = Path(source).expanduser()
+        if path.is_dir() or path.name == "run.json":
+            folder = path if path.is_dir() else path.parent
+            config = _read_config(folder / "run.json", max_problems)
+            path = folder / str(config.get("predictions", ""))
+            if not config.get("predictions"):
+                found = [p for p in sorted(folder.iterdir()) if p.suffix in SUPPORTED_SUFFIXES]
+                if len(found) != 1:
+                    raise _Problems(str(folder / "run.json"), max_problems).fail(
+                        None,
+                        "predictions",
+                        "run.json does not name its predictions file and the folder holds "
+                        f"{len(found)} candidate files (expected exactly one of "
+                        f"{', '.join(SUPPORTED_SUFFIXES)})",
+                    )
+                path = found[0]
+        label = str(path)
+        suffix = path.suffix.lower()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise _Problems(label, max_problems).fail(None, None, "file not found") from None
+        except IsADirectoryError:
+            raise _Problems(label, max_problems).fail(
+                None, None, "is a folder without run.json"
+            ) from None
+        except OSError as exc:
+            raise _Problems(label, max_problems).fail(
+                None, None, f"cannot read: {exc.strerror}"
+            ) from None
+
+    problems = _Problems(label, max_problems)
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise problems.fail(
+            None, None, f"unsupported file type '{suffix}'; use {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    if not data.strip():
+        raise problems.fail(None, None, "the file is empty")
+
+    table = _read_table(data, suffix, problems)
+    if table.num_rows == 0:
+        raise problems.fail(None, None, "the file has a header but no data rows")
+
+    task = str(config.get("task", "classification"))
+    if task not in TASKS:
+        problems.add(None, "task", f"unknown task '{task}'; known tasks: {', '.join(TASKS)}")
+        problems.raise_if_any()
+
+    image_root: Path | None = None
+    if config.get("image_root"):
+        assert folder is not None
+        image_root = (folder / str(config["image_root"])).resolve()
+        if not _inside(image_root, [folder.resolve(), *roots]):
+            problems.add(
+                None,
+                "image_root",
+                f"image_root '{config['image_root']}' resolves to {image_root}, outside the run "
+                "folder and the allowed roots",
+            )
+    elif folder is not None:
+        image_root = folder.resolve()
+
+    columns = table.column_names
+    if "data_row_id" not in columns:
+        problems.add(None, "data_row_id", f"missing required column; found: {_names(columns)}")
+        problems.raise_if_any()
+
+    ids = _check_ids(table.column("data_row_id"), problems)
+    n = table.num_rows
+    config_classes = config.get("classes")
+    schema_classes = _schema_classes(table.schema)
+    declared: list[str] | None = None
+    if config_classes is not None:
+        if not isinstance(config_classes, list) or not all(
+            isinstance(c, str | int) for c in config_classes
+        ):
+            problems.add(None, "classes", "run.json 'classes' must be a list of class names")
+        else:
+            declared = [str(c) for c in config_classes]
+    elif schema_classes is not None:
+        declared = schema_classes
+
+    probabilities, top1_labels, top1_conf, classes = _read_predictions(
+        table, declared, renormalize, problems
+    )
+
+    images = None
+    if "image" in columns:
+        images = _strings(table.column("image"))
+        _check_image_refs(images, image_root, roots, problems)
+    embedding = _read_embedding(table, problems) if "embedding" in columns else None
+    ground_truth = _strings(table.column("ground_truth")) if "ground_truth" in columns else None
+    problems.raise_if_any()
+
+    used = set(_RESERVED) | {c for c in columns if c.startswith(("prob_", "logit_"))}
+    if top1_labels is not None:
+        used |= set(_TOP1)
+    meta_columns = [c for c in columns if c not in used]
+    metadata = (
+        table.select(meta_columns).to_pandas() if meta_columns else pd.DataFrame(index=range(n))
+    )
+    metadata.index = pd.RangeIndex(n)
+
+    hasher = hashlib.sha256(data)
+    if config:
+        hasher.update(json.dumps(config, sort_keys=True).encode())
+    name = str(config.get("name") or (folder.name if folder else Path(label).stem))
+    return ModelRun(
+        name=name,
+        task=task,
+        classes=tuple(classes),
+        ids=ids,
+        probabilities=probabilities,
+        metadata=metadata,
+        source=str(folder) if folder is not None else label,
+        content_hash=hasher.hexdigest(),
+        model=_opt_str(config.get("model")),
+        version=_opt_str(config.get("version")),
+        created=_opt_str(config.get("created")),
+        images=images,
+        top1_labels=top1_labels,
+        top1_confidence=top1_conf,
+        embedding=embedding,
+        ground_truth=ground_truth,
+        image_root=image_root,
+        allowed_roots=roots,
+    )
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _names(columns: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(columns[:limit])
+    return shown + (f" (+{len(columns) - limit} more)" if len(columns) > limit else "")
+
+
+def _read_config(path: Path, limit: int) -> dict[str, Any]:
+    problems = _Problems(str(path), limit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise problems.fail(None, None, "the run folder has no run.json") from None
+    except UnicodeDecodeError as exc:
+        raise problems.fail(None, None, f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise problems.fail(exc.lineno, None, f"not valid JSON: {exc.msg}") from None
+    if not isinstance(config, dict):
+        raise problems.fail(None, None, "must hold a JSON object")
+    return config
+
+
+def _read_table(data: bytes, suffix: str, problems: _Problems) -> pa.Table:
+    if suffix in (".parquet", ".pq"):
+        try:
+            return pq.read_table(pa.BufferReader(data))
+        except (pa.ArrowException, OSError) as exc:
+            raise problems.fail(None, None, f"not a readable Parquet file ({exc})") from None
+    text = _decode(data, problems)
+    if suffix == ".csv":
+        return _read_csv(text, problems)
+    return _read_jsonl(text, problems)
+
+
+def _decode(data: bytes, problems: _Problems) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise problems.fail(
+            None,
+            None,
+            f"unreadable encoding: byte 0x{data[exc.start]:02x} on line {line} is not UTF-8 "
+            "(save the file as UTF-8)",
+        ) from None
+
+
+def _read_csv(text: str, problems: _Problems) -> pa.Table:
+    header = text.splitlines()[0] if text else ""
+    names = [h.strip().strip('"') for h in header.split(",")]
+    # ids, labels and paths stay strings even when they look like numbers
+    as_string = {c: pa.string() for c in names if c in _RESERVED | {"predicted_label"}}
+    try:
+        return pa_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=as_string, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        row = None
+        if "Expected" in message and "columns" in message:
+            for number, line in enumerate(text.splitlines()[1:], start=1):
+                if line and _csv_field_count(line) != len(names):
+                    row = number
+                    break
+        raise problems.fail(row, None, f"malformed CSV: {message.splitlines()[0]}") from None
+
+
+def _csv_field_count(line: str) -> int:
+    import csv
+
+    return len(next(csv.reader([line])))
+
+
+def _read_jsonl(text: str, problems: _Problems) -> pa.Table:
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.add(number, None, f"line is not valid JSON: {exc.msg}")
+            continue
+        if not isinstance(record, dict):
+            problems.add(number, None, "line must hold a JSON object")
+            continue
+        records.append(record)
+    problems.raise_if_any()
+    if not records:
+        raise problems.fail(None, None, "the file holds no JSON objects")
+    frame = pd.DataFrame.from_records(records)
+    for column in ("data_row_id", "image", "ground_truth", "predicted_label"):
+        if column in frame.columns:
+            frame[column] = frame[column].map(lambda v: None if v is None else str(v))
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        # mixed types in one field: keep every field as text, the checks below name the rows
+        return pa.Table.from_pandas(frame.astype(object).map(_as_text), preserve_index=False)
+
+
+def _as_text(value: object) -> object:
+    if value is None or isinstance(value, list | float | int | bool):
+        return value if isinstance(value, list) or value is None else str(value)
+    return str(value)
+
+
+def _schema_classes(schema: pa.Schema) -> list[str] | None:
+    meta = schema.metadata or {}
+    raw = meta.get(b"labelnext.classes") or meta.get(b"classes")
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return [str(c) for c in value] if isinstance(value, list) else None
+
+
+def _strings(column: pa.ChunkedArray) -> NDArray[np.object_]:
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        column = pc.cast(column, pa.string())
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _check_ids(column: pa.ChunkedArray, problems: _Problems) -> NDArray[np.object_]:
+    try:
+        ids = _strings(column)
+    except pa.ArrowException as exc:
+        raise problems.fail(None, "data_row_id", f"cannot be read as text ({exc})") from None
+    empty = pd.isna(ids) | (pd.Series(ids, dtype=object).astype(str).str.strip() == "").to_numpy()
+    empty |= pd.isna(ids)
+    problems.add_rows(np.flatnonzero(empty), "data_row_id", "empty data_row_id")
+    series = pd.Series(ids)
+    dup = series.duplicated(keep="first").to_numpy() & ~empty
+    if dup.any():
+        first: dict[str, int] = {}
+        for i in np.flatnonzero(series.duplicated(keep=False).to_numpy() & ~empty):
+            first.setdefault(ids[i], int(i) + 1)
+        for i in np.flatnonzero(dup)[: problems.limit]:
+            problems.add(
+                int(i) + 1,
+                "data_row_id",
+                f"duplicate data_row_id '{ids[i]}' (first seen on row {first[ids[i]]})",
+            )
+    return ids
+
+
+def _numeric(table: pa.Table, name: str, problems: _Problems) -> NDArray[np.float64]:
+    """A column as float64; non-numeric cells are reported and become NaN."""
+    column = table.column(name)
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_null(column.type):
+        values = np.full(table.num_rows, np.nan)
+        problems.add_rows(np.arange(table.num_rows), name, "missing value")
+        return values
+    raw = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())
+    for i in bad[: problems.limit]:
+        problems.add(int(i) + 1, name, f"not a number: {raw.iloc[i]!r}")
+    return values
+
+
+def _read_predictions(
+    table: pa.Table, declared: list[str] | None, renormalize: bool, problems: _Problems
+) -> tuple[
+    NDArray[np.float32] | None, NDArray[np.object_] | None, NDArray[np.float32] | None, list[str]
+]:
+    columns = table.column_names
+    prob_cols = [c for c in columns if c.startswith("prob_")]
+    logit_cols = [c for c in columns if c.startswith("logit_")]
+
+    if prob_cols or logit_cols:
+        cols = prob_cols or logit_cols
+        prefix = "prob_" if prob_cols else "logit_"
+        classes = [c[len(prefix) :] for c in cols]
+        if declared is not None:
+            if len(declared) != len(classes):
+                problems.add(
+                    None,
+                    "classes",
+                    f"class-count mismatch: run.json names {len(declared)} classes but the file "
+                    f"has {len(classes)} {prefix}<class> columns",
+                )
+                problems.raise_if_any()
+            if set(declared) != set(classes):
+                missing = sorted(set(declared) - set(classes))
+                problems.add(
+                    None,
+                    "classes",
+                    f"columns do not match run.json classes; no column for: {', '.join(missing)}",
+                )
+                problems.raise_if_any()
+            cols = [prefix + c for c in declared]
+            classes = list(declared)
+        matrix = np.column_stack([_numeric(table, c, problems) for c in cols])
+        if prob_cols:
+            probs = _check_probabilities(matrix, cols, renormalize, problems)
+        else:
+            probs = _softmax_checked(matrix, cols, problems)
+        _check_class_count(classes, problems)
+        return probs, None, None, classes
+
+    if "probabilities" in columns:
+        matrix = _list_column(table.column("probabilities"), "probabilities", problems)
+        width = matrix.shape[1] if matrix.ndim == 2 else 0
+        if declared is None:
+            declared = [str(i) for i in range(width)]
+        elif width and len(declared) != width:
+            problems.add(
+                None,
+                "probabilities",
+                f"class-count mismatch: {len(declared)} classes declared but rows hold "
+                f"{width} probabilities",
+            )
+            problems.raise_if_any()
+        names = [f"probabilities[{c}]" for c in declared]
+        probs = _check_probabilities(matrix, names, renormalize, problems)
+        _check_class_count(declared, problems)
+        return probs, None, None, declared
+
+    if all(c in columns for c in _TOP1):
+        labels = _strings(table.column("predicted_label"))
+        blank = np.flatnonzero(pd.isna(labels) | (pd.Series(labels).astype(str) == ""))
+        problems.add_rows(blank, "predicted_label", "empty predicted_label")
+        confidence = _numeric(table, "confidence", problems)
+        _report_bad_values(confidence[:, None], ["confidence"], problems)
+        high = np.flatnonzero(confidence > 1.0 + SUM_TOLERANCE)
+        problems.add_rows(high, "confidence", "confidence above 1")
+        problems.raise_if_any()
+        found = sorted({str(x) for x in labels})
+        if declared is not None:
+            unknown = sorted(set(found) - set(declared))
+            if unknown:
+                problems.add(
+                    None,
+                    "predicted_label",
+                    f"labels not among run.json classes: {', '.join(unknown[:10])}",
+                )
+                problems.raise_if_any()
+            found = declared
+        return None, labels, np.clip(confidence, 0, 1).astype(np.float32), found
+
+    problems.add(
+        None,
+        None,
+        "no predictions found: expected prob_<class> columns, a 'probabilities' list column, "
+        "logit_<class> columns, or 'predicted_label' + 'confidence'; found columns: "
+        + _names(columns),
+    )
+    problems.raise_if_any()
+    raise AssertionError("unreachable")
+
+
+def _check_class_count(classes: list[str], problems: _Problems) -> None:
+    if len(classes) < 2:
+        problems.add(
+            None, "classes", f"a classification run needs >= 2 classes, got {len(classes)}"
+        )
+    dup = sorted({c for c in classes if classes.count(c) > 1})
+    if dup:
+        problems.add(None, "classes", f"duplicate class names: {', '.join(dup)}")
+    problems.raise_if_any()
+
+
+def _list_column(column: pa.ChunkedArray, name: str, problems: _Problems) -> NDArray[np.float64]:
+    values = column.to_pylist()
+    if values and isinstance(values[0], str):  # CSV: a JSON list in a text cell
+        parsed: list[Any] = []
+        for i, v in enumerate(values):
+            try:
+                parsed.append(json.loads(v) if v else None)
+            except json.JSONDecodeError:
+                problems.add(i + 1, name, "not a JSON list of numbers")
+                parsed.append(None)
+        values = parsed
+    lengths = [len(v) if isinstance(v, list) else -1 for v in values]
+    width = max(set(lengths), key=lengths.count) if lengths else 0
+    for i, length in enumerate(lengths):
+        if length != width:
+            problems.add(
+                i + 1,
+                name,
+                f"holds {max(length, 0)} values, expected {width} (the width of most rows)",
+            )
+    problems.raise_if_any()
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        for i, v in enumerate(values):
+            try:
+                np.asarray(v, dtype=np.float64)
+            except (TypeError, ValueError):
+                problems.add(i + 1, name, "holds a value that is not a number")
+        problems.raise_if_any()
+        raise
+
+
+def _report_bad_values(
+    matrix: NDArray[np.float64], names: Sequence[str], problems: _Problems
+) -> None:
+    for j, name in enumerate(names):
+        col = matrix[:, j]
+        for kind, bad in (
+            ("NaN", np.isnan(col)),
+            ("infinite", np.isinf(col)),
+            ("negative", col < 0),
+        ):
+            rows = np.flatnonzero(bad)
+            if len(rows):
+                problems.add_rows(rows, name, f"{kind} value")
+
+
+def _check_probabilities(
+    matrix: NDArray[np.float64], names: Sequence[str], renormalize: bool, problems: _Problems
+) -> NDArray[np.float32]:
+    _report_bad_values(matrix, names, problems)
+    problems.raise_if_any()
+    sums = matrix.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
+    if len(off):
+        if renormalize:
+            zero = off[sums[off] <= 0]
+            problems.add_rows(zero, names[0], "all probabilities are 0; cannot renormalise")
+            problems.raise_if_any()
+            matrix = matrix / sums[:, None]
+        else:
+            for i in off[: problems.limit]:
+                problems.add(
+                    int(i) + 1,
+                    ",".join(names) if len(names) <= 4 else f"{names[0]}..{names[-1]}",
+                    f"probabilities sum to {sums[i]:.6g}, not 1 (tolerance {SUM_TOLERANCE}); "
+                    "pass renormalize=True (CLI: --renormalize) to divide by the sum",
+                )
+            problems.raise_if_any()
+    return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def _softmax_checked(
+    logits: NDArray[np.float64], names: Sequence[str], problems: _Problems
+) -> NDArray[np.float32]:
+    for j, name in enumerate(names):
+        col = logits[:, j]
+        problems.add_rows(np.flatnonzero(np.isnan(col)), name, "NaN logit")
+        problems.add_rows(np.flatnonzero(np.isinf(col)), name, "infinite logit")
+    problems.raise_if_any()
+    return softmax(logits).astype(np.float32)
+
+
+def softmax(logits: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
+    """Row-wise softmax, shifted by the row maximum so large logits cannot overflow."""
+    shifted = np.asarray(logits, dtype=np.float64) - logits.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+def _read_embedding(table: pa.Table, problems: _Problems) -> NDArray[np.float32] | None:
+    column = table.column("embedding")
+    values = column.to_pylist()
+    if values and isinstance(values[0], str):
+        parsed = []
+        for i, v in enumerate(values):
+            try:
+                parsed.append(json.loads(v))
+            except (json.JSONDecodeError, TypeError):
+                problems.add(i + 1, "embedding", "not a JSON list of numbers")
+                parsed.append(None)
+        values = parsed
+    lengths = [len(v) if isinstance(v, list) else -1 for v in values]
+    width = max(set(lengths), key=lengths.count)
+    for i, length in enumerate(lengths):
+        if length != width:
+            problems.add(i + 1, "embedding", f"holds {max(length, 0)} values, expected {width}")
+    if problems.items:
+        return None
+    try:
+        matrix = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        problems.add(None, "embedding", "holds values that are not numbers")
+        return None
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    problems.add_rows(bad, "embedding", "NaN or infinite value")
+    return matrix
+
+
+def _check_image_refs(
+    images: NDArray[np.object_],
+    image_root: Path | None,
+    roots: Sequence[Path],
+    problems: _Problems,
+) -> None:
+    """Refuse references that leave the allowed roots.
+
+    Only absolute paths and paths with ``..`` can leave the image root, so only those are resolved
+    here (cheap at a million rows); :meth:`ModelRun.image_location` checks again when reading.
+    """
+    series = pd.Series(images, dtype=object).fillna("").astype(str)
+    suspicious = series.str.startswith(("/", "~")) | series.str.contains("..", regex=False)
+    suspicious &= ~series.str.startswith(("http://", "https://"))
+    for i in np.flatnonzero(suspicious.to_numpy()):
+        try:
+            resolve_image_path(series.iloc[i], image_root, roots)
+        except PathNotAllowedError as exc:
+            problems.add(int(i) + 1, "image", str(exc))

@@ -1,0 +1,249 @@
+"""Ranking and selection: which rows to label first.
+
+A *view* of a run is a filter (plain data: :class:`Filter`) and an ordering: most uncertain first
+(descending score, so ascending confidence), **ties broken by ``data_row_id``** so that every
+ranking is reproducible. :func:`top_k` finds the first ``k`` rows of that ordering with
+``argpartition`` instead of a full sort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from labelnext.errors import EmptyPoolError, SelectionError
+from labelnext.runs import ModelRun
+from labelnext.uncertainty import run_scores
+
+__all__ = ["Filter", "filter_mask", "order", "ranked", "top_k"]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which rows of a run are in the pool. Plain, hashable, serialisable data.
+
+    Parameters
+    ----------
+    classes : tuple of str
+        Keep rows whose predicted class is one of these; empty keeps every class.
+    min_confidence, max_confidence : float
+        Keep rows with ``min_confidence <= confidence <= max_confidence`` (``1 - score``).
+    metadata_equals : tuple of (column, value)
+        Keep rows whose metadata column equals the value.
+    metadata_ranges : tuple of (column, low, high)
+        Keep rows whose numeric metadata column lies in ``[low, high]``.
+    exclude_ids : frozenset of str
+        Leave these rows out (rows already queued or labeled).
+    """
+
+    classes: tuple[str, ...] = ()
+    min_confidence: float = 0.0
+    max_confidence: float = 1.0
+    metadata_equals: tuple[tuple[str, Any], ...] = ()
+    metadata_ranges: tuple[tuple[str, float, float], ...] = ()
+    exclude_ids: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        for name in ("min_confidence", "max_confidence"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise SelectionError(f"{name} must be in [0, 1], got {value}")
+        if self.min_confidence > self.max_confidence:
+            raise SelectionError(
+                f"min_confidence ({self.min_confidence}) is above max_confidence "
+                f"({self.max_confidence})"
+            )
+
+
+def filter_mask(run: ModelRun, scores: NDArray[np.floating[Any]], flt: Filter) -> NDArray[np.bool_]:
+    """Boolean mask of the rows of ``run`` that pass ``flt``.
+
+    Raises
+    ------
+    SelectionError
+        If the filter names a class or a metadata column the run does not have.
+    """
+    mask = np.ones(run.n_rows, dtype=bool)
+    if flt.classes:
+        unknown = sorted(set(flt.classes) - set(run.classes))
+        if unknown:
+            raise SelectionError(
+                f"Unknown class(es) {', '.join(unknown)}; the run's classes are "
+                f"{', '.join(run.classes)}."
+            )
+        wanted = [run.classes.index(c) for c in flt.classes]
+        mask &= np.isin(run.predicted_index, wanted)
+    if flt.min_confidence > 0.0 or flt.max_confidence < 1.0:
+        confidence = 1.0 - scores
+        # a small tolerance so a row shown as 0.25 is inside a 0.25 bound
+        mask &= (confidence >= flt.min_confidence - 1e-9) & (
+            confidence <= flt.max_confidence + 1e-9
+        )
+    for column, value in flt.metadata_equals:
+        mask &= _metadata(run, column).to_numpy() == value
+    for column, low, high in flt.metadata_ranges:
+        values = pd.to_numeric(_metadata(run, column), errors="coerce").to_numpy()
+        mask &= (values >= low) & (values <= high)
+    if flt.exclude_ids:
+        mask[run.positions(flt.exclude_ids)] = False
+    return mask
+
+
+def _metadata(run: ModelRun, column: str) -> pd.Series:
+    if column not in run.metadata.columns:
+        raise SelectionError(
+            f"Unknown metadata column {column!r}; the run has: "
+            f"{', '.join(map(str, run.metadata.columns)) or '(none)'}."
+        )
+    return run.metadata[column]
+
+
+def _tiebreak(ids: NDArray[Any], id_rank: NDArray[np.int64] | None) -> NDArray[Any]:
+    return id_rank if id_rank is not None else np.asarray(ids)
+
+
+def order(
+    scores: NDArray[np.floating[Any]],
+    ids: NDArray[Any],
+    *,
+    mask: NDArray[np.bool_] | None = None,
+    id_rank: NDArray[np.int64] | None = None,
+) -> NDArray[np.int64]:
+    """Row positions from most to least uncertain; ties by ``data_row_id`` ascending.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows,)
+        Uncertainty scores, higher = label first.
+    ids : ndarray of shape (n_rows,)
+        The rows' ``data_row_id``.
+    mask : ndarray of bool, optional
+        Keep only these rows.
+    id_rank : ndarray of int, optional
+        Each id's rank in sorted id order (``ModelRun.id_rank``); makes the sort much faster.
+    """
+    keep = np.flatnonzero(mask) if mask is not None else np.arange(len(scores))
+    key = _tiebreak(ids, id_rank)[keep]
+    within = np.lexsort((key, -np.asarray(scores)[keep]))
+    return keep[within].astype(np.int64, copy=False)
+
+
+def top_k(
+    scores: NDArray[np.floating[Any]],
+    ids: NDArray[Any],
+    k: int,
+    *,
+    mask: NDArray[np.bool_] | None = None,
+    id_rank: NDArray[np.int64] | None = None,
+) -> NDArray[np.int64]:
+    """The ``k`` most uncertain rows, in the same order as :func:`order`, found with argpartition.
+
+    Raises
+    ------
+    SelectionError
+        If ``k < 1`` or ``k`` is larger than the pool (the message gives both numbers).
+    EmptyPoolError
+        If no row is left in the pool.
+    """
+    if k < 1:
+        raise SelectionError(f"k must be >= 1, got {k}")
+    keep = np.flatnonzero(mask) if mask is not None else np.arange(len(scores))
+    if len(keep) == 0:
+        raise EmptyPoolError("The pool is empty: no row is left after filters and exclusions.")
+    if k > len(keep):
+        raise SelectionError(f"k={k} is larger than the pool of {len(keep)} row(s).")
+    pool_scores = np.asarray(scores)[keep]
+    if k >= len(keep) // 4:  # a full sort is as cheap here
+        return order(scores, ids, mask=mask, id_rank=id_rank)[:k]
+    kth = np.partition(-pool_scores, k - 1)[k - 1]
+    # every row strictly above the k-th score is in; rows tied with it compete by id
+    above = np.flatnonzero(-pool_scores < kth)
+    tied = np.flatnonzero(-pool_scores == kth)
+    tiebreak = _tiebreak(ids, id_rank)
+    if len(above) + len(tied) > k:
+        tied = tied[np.argsort(tiebreak[keep[tied]], kind="stable")[: k - len(above)]]
+    chosen = keep[np.concatenate([above, tied])]
+    return chosen[np.lexsort((tiebreak[chosen], -np.asarray(scores)[chosen]))].astype(np.int64)
+
+
+def ranked(
+    run: ModelRun,
+    strategy: str,
+    *,
+    flt: Filter | None = None,
+    k: int | None = None,
+    scores: NDArray[np.floating[Any]] | None = None,
+) -> pd.DataFrame:
+    """The run's rows most uncertain first, as a table.
+
+    Parameters
+    ----------
+    run : ModelRun
+    strategy : str
+        One of :data:`labelnext.uncertainty.STRATEGIES`.
+    flt : Filter, optional
+        Which rows are in the pool; default all.
+    k : int, optional
+        Return only the first ``k`` rows (top-k); default all rows of the pool.
+    scores : ndarray, optional
+        Precomputed ``run_scores(run, strategy)``, to avoid scoring twice.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``data_row_id, image, predicted_label, score, confidence, rank``; ``rank`` 1 is
+        the row to label first (the most uncertain).
+
+    Raises
+    ------
+    SelectionError, EmptyPoolError, StrategyError
+    """
+    if scores is None:
+        scores = run_scores(run, strategy)
+    mask = filter_mask(run, scores, flt) if flt is not None else None
+    if k is None:
+        if mask is not None and not mask.any():
+            raise EmptyPoolError("The pool is empty: no row is left after filters and exclusions.")
+        rows = order(scores, run.ids, mask=mask, id_rank=run.id_rank)
+    else:
+        rows = top_k(scores, run.ids, k, mask=mask, id_rank=run.id_rank)
+    return rows_frame(run, rows, scores)
+
+
+def rows_frame(
+    run: ModelRun, rows: NDArray[np.int64], scores: NDArray[np.floating[Any]]
+) -> pd.DataFrame:
+    """A table of the given rows (in the given order) with their rank, score and confidence."""
+    picked = np.asarray(scores, dtype=np.float64)[rows]
+    return pd.DataFrame(
+        {
+            "data_row_id": run.ids[rows],
+            "image": run.images[rows] if run.images is not None else None,
+            "predicted_label": run.predicted_labels[rows],
+            "score": picked,
+            "confidence": 1.0 - picked,
+            "rank": np.arange(1, len(rows) + 1, dtype=np.int64),
+        }
+    )
+
+
+def read_id_list(lines: Iterable[str]) -> frozenset[str]:
+    """Ids from a text file's lines: one per line; blank lines and ``#`` comments ignored.
+
+    A CSV with a ``data_row_id`` header is read by its first column too.
+    """
+    ids = []
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        first = text.split(",")[0].strip().strip('"')
+        if first == "data_row_id":
+            continue
+        ids.append(first)
+    return frozenset(ids)
