@@ -1,0 +1,127 @@
+"""The shipped sample data is consistent, unedited and rebuilt identically by its script."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+MNIST = SAMPLE_DATA / "mnist"
+RUNS = ("run_001", "run_002")
+CLASSES = [str(k) for k in range(10)]
+
+
+def load_builder() -> ModuleType:
+    """Import sample_data/make_sample.py by path (sample_data is not a package)."""
+    spec = importlib.util.spec_from_file_location("make_sample", SAMPLE_DATA / "make_sample.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Registered first: dataclasses look their module up in sys.modules.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_ids(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def read_run(folder: Path) -> tuple[dict[str, object], pd.DataFrame]:
+    run_json = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    return run_json, pd.read_parquet(folder / str(run_json["predictions"]))
+
+
+@pytest.fixture(scope="module")
+def ground_truth() -> pd.DataFrame:
+    return pd.read_csv(MNIST / "ground_truth.csv", dtype=str)
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_run_json_names_the_agreed_fields(run: str) -> None:
+    run_json, _ = read_run(MNIST / run)
+    assert run_json["task"] == "classification"
+    assert run_json["classes"] == CLASSES
+    for key in ("name", "model", "version", "image_root", "predictions", "created"):
+        assert isinstance(run_json[key], str) and run_json[key]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_every_referenced_image_exists_and_is_a_28px_png(run: str) -> None:
+    run_json, predictions = read_run(MNIST / run)
+    image_root = (MNIST / run / str(run_json["image_root"])).resolve()
+    assert image_root.is_relative_to(SAMPLE_DATA)
+    missing = [name for name in predictions["image"] if not (image_root / name).is_file()]
+    assert missing == []
+    first = (image_root / predictions["image"].iloc[0]).read_bytes()
+    assert first.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_probabilities_are_float32_and_sum_to_one(run: str) -> None:
+    _, predictions = read_run(MNIST / run)
+    probabilities = predictions[[f"prob_{c}" for c in CLASSES]].to_numpy()
+    assert probabilities.dtype == np.float32
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert predictions["data_row_id"].is_unique
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_ground_truth_is_kept_out_of_the_predictions(run: str, ground_truth) -> None:
+    _, predictions = read_run(MNIST / run)
+    assert not {"ground_truth", "label", "labels", "target", "y"} & set(predictions.columns)
+    assert set(predictions["data_row_id"]) <= set(ground_truth["data_row_id"])
+
+
+def test_runs_follow_one_labeling_iteration(ground_truth) -> None:
+    seed = read_ids(MNIST / "seed_ids.txt")
+    labeled_1 = read_ids(MNIST / "run_001" / "labeled_ids.txt")
+    labeled_2 = read_ids(MNIST / "run_002" / "labeled_ids.txt")
+    queried = read_ids(MNIST / "run_002" / "queried_ids.txt")
+    pool_1 = read_run(MNIST / "run_001")[1]
+    pool_2 = read_run(MNIST / "run_002")[1]
+    everything = set(ground_truth["data_row_id"])
+
+    assert sorted(labeled_1) == sorted(seed)
+    assert set(pool_1["data_row_id"]) == everything - set(seed)
+    assert set(queried) <= set(pool_1["data_row_id"]) and len(set(queried)) == len(queried)
+    assert set(labeled_2) == set(seed) | set(queried)
+    assert set(pool_2["data_row_id"]) == set(pool_1["data_row_id"]) - set(queried)
+
+    # Run 2's training set took run 1's least confident rows.
+    confidence = pool_1.set_index("data_row_id")[[f"prob_{c}" for c in CLASSES]].max(axis=1)
+    assert confidence[queried].max() <= confidence.drop(queried).min()
+
+
+def test_shipped_files_match_the_manifest() -> None:
+    builder = load_builder()
+    recorded = (SAMPLE_DATA / builder.MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
+    assert builder.manifest_lines(SAMPLE_DATA) == recorded
+
+
+@pytest.mark.slow
+def test_rebuild_gives_the_shipped_predictions(tmp_path: Path) -> None:
+    builder = load_builder()
+    builder.build(tmp_path, write_images=False)
+    for run in RUNS:
+        shipped = pd.read_parquet(MNIST / run / "predictions.parquet")
+        rebuilt = pd.read_parquet(tmp_path / "mnist" / run / "predictions.parquet")
+        # Exact on this machine; a tolerance keeps a different BLAS from failing the test.
+        pd.testing.assert_frame_equal(
+            shipped.drop(columns="embedding"), rebuilt.drop(columns="embedding"), atol=1e-6
+        )
+        np.testing.assert_allclose(
+            np.stack(shipped["embedding"]), np.stack(rebuilt["embedding"]), atol=1e-4
+        )
+        assert (MNIST / run / "run.json").read_bytes() == (
+            tmp_path / "mnist" / run / "run.json"
+        ).read_bytes()
+    for name in ("ground_truth.csv", "seed_ids.txt", "run_002/queried_ids.txt"):
+        assert (MNIST / name).read_bytes() == (tmp_path / "mnist" / name).read_bytes()
