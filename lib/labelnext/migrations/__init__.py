@@ -1,0 +1,1 @@
+"""Alembic migrations of the ledger, applied by :class:`labelnext.ledger.Ledger` at start."""
