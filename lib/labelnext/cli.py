@@ -40,7 +40,8 @@ def open_run(path: str, *, renormalize: bool = False) -> ModelRun:
 
 def text_histogram(confidence: np.ndarray, *, bins: int = 10, width: int = 40) -> str:
     """A histogram of confidences in [0, 1] drawn with ``#`` characters, one line per bin."""
-    counts, edges = np.histogram(confidence, bins=bins, range=(0.0, 1.0))
+    # float32 scores put 0.4 at 0.39999998: round so a value lands in the bin it prints as
+    counts, edges = np.histogram(np.round(confidence, 6), bins=bins, range=(0.0, 1.0))
     peak = max(int(counts.max()), 1)
     lines = []
     for count, low, high in zip(counts, edges[:-1], edges[1:], strict=True):

@@ -236,8 +236,6 @@ class _Problems:
         """One problem per offending 0-based row position (reported 1-based)."""
         for r in rows[: max(self.limit - len(self.items), 0) + 1]:
             self.add(int(r) + 1, field, message)
-        if len(rows) and len(self.items) >= self.limit:
-            self.truncated = self.truncated or len(rows) > 0
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -578,7 +576,7 @@ def _check_ids(column: pa.ChunkedArray, problems: _Problems) -> NDArray[np.objec
         first: dict[str, int] = {}
         for i in np.flatnonzero(series.duplicated(keep=False).to_numpy() & ~empty):
             first.setdefault(ids[i], int(i) + 1)
-        for i in np.flatnonzero(dup)[: problems.limit]:
+        for i in np.flatnonzero(dup)[: problems.limit + 1]:
             problems.add(
                 int(i) + 1,
                 "data_row_id",
@@ -588,19 +586,24 @@ def _check_ids(column: pa.ChunkedArray, problems: _Problems) -> NDArray[np.objec
 
 
 def _numeric(table: pa.Table, name: str, problems: _Problems) -> NDArray[np.float64]:
-    """A column as float64; non-numeric cells are reported and become NaN."""
+    """A column as float64. Empty and non-numeric cells are reported here and read as 0, so
+    that later checks (NaN, sums) do not report the same cell twice."""
     column = table.column(name)
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
-    if pa.types.is_null(column.type):
-        values = np.full(table.num_rows, np.nan)
-        problems.add_rows(np.arange(table.num_rows), name, "missing value")
+        values = np.array(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+        if column.null_count:
+            missing = np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))
+            problems.add_rows(missing, name, "missing or NaN value")
+            values[missing] = 0.0
         return values
     raw = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())
-    for i in bad[: problems.limit]:
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    problems.add_rows(np.flatnonzero(empty), name, "missing or NaN value")
+    bad = np.flatnonzero(np.isnan(values) & ~empty)
+    for i in bad[: problems.limit + 1]:
         problems.add(int(i) + 1, name, f"not a number: {raw.iloc[i]!r}")
+    values[empty | np.isnan(values)] = 0.0
     return values
 
 
@@ -768,7 +771,7 @@ def _check_probabilities(
             problems.raise_if_any()
             matrix = matrix / sums[:, None]
         else:
-            for i in off[: problems.limit]:
+            for i in off[: problems.limit + 1]:
                 problems.add(
                     int(i) + 1,
                     ",".join(names) if len(names) <= 4 else f"{names[0]}..{names[-1]}",

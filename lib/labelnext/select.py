@@ -80,9 +80,9 @@ def filter_mask(run: ModelRun, scores: NDArray[np.floating[Any]], flt: Filter) -
         mask &= np.isin(run.predicted_index, wanted)
     if flt.min_confidence > 0.0 or flt.max_confidence < 1.0:
         confidence = 1.0 - scores
-        # a small tolerance so a row shown as 0.25 is inside a 0.25 bound
-        mask &= (confidence >= flt.min_confidence - 1e-9) & (
-            confidence <= flt.max_confidence + 1e-9
+        # float32 probabilities: a row shown as 0.80 is inside a 0.80 bound
+        mask &= (confidence >= flt.min_confidence - 1e-6) & (
+            confidence <= flt.max_confidence + 1e-6
         )
     for column, value in flt.metadata_equals:
         mask &= _metadata(run, column).to_numpy() == value

@@ -1,0 +1,115 @@
+"""Ranking and selection: order, ties by data_row_id, top-k, filters, and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labelnext.errors import EmptyPoolError, SelectionError
+from labelnext.runs import load_run
+from labelnext.select import Filter, filter_mask, order, ranked, read_id_list, top_k
+
+
+def test_order_is_most_uncertain_first_with_ties_by_id() -> None:
+    scores = np.array([0.2, 0.9, 0.5, 0.9, 0.5])
+    ids = np.array(["e", "d", "c", "b", "a"], dtype=object)
+    # 0.9: b (3) before d (1); 0.5: a (4) before c (2); then 0.2
+    assert order(scores, ids).tolist() == [3, 1, 4, 2, 0]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_top_k_equals_the_head_of_the_full_order(k: int) -> None:
+    scores = np.array([0.2, 0.9, 0.5, 0.9, 0.5])
+    ids = np.array(["e", "d", "c", "b", "a"], dtype=object)
+    assert top_k(scores, ids, k).tolist() == order(scores, ids).tolist()[:k]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.5, 0.9, 1.0]), min_size=1, max_size=300),
+    k=st.integers(1, 300),
+    seed=st.integers(0, 1000),
+)
+def test_top_k_with_many_ties_matches_a_full_sort(values: list[float], k: int, seed: int) -> None:
+    scores = np.array(values)
+    ids = np.array([f"id{i:04d}" for i in range(len(values))], dtype=object)
+    np.random.default_rng(seed).shuffle(ids)
+    k = min(k, len(values))
+    expected = sorted(range(len(values)), key=lambda i: (-scores[i], ids[i]))[:k]
+    assert top_k(scores, ids, k).tolist() == expected
+    rank = np.argsort(np.argsort(ids.astype(str)))
+    assert top_k(scores, ids, k, id_rank=rank).tolist() == expected
+
+
+def test_top_k_errors_carry_the_numbers() -> None:
+    scores = np.array([0.1, 0.2, 0.3])
+    ids = np.array(["a", "b", "c"], dtype=object)
+    with pytest.raises(SelectionError, match="k must be >= 1, got 0"):
+        top_k(scores, ids, 0)
+    with pytest.raises(SelectionError, match="k=5 is larger than the pool of 3 row"):
+        top_k(scores, ids, 5)
+    with pytest.raises(EmptyPoolError, match="pool is empty"):
+        top_k(scores, ids, 1, mask=np.zeros(3, dtype=bool))
+
+
+@pytest.fixture
+def run(tmp_path: Path):
+    path = tmp_path / "run.csv"
+    path.write_text(
+        "data_row_id,prob_cat,prob_dog,camera,lux\n"
+        "a,0.9,0.1,left,10\n"
+        "b,0.6,0.4,right,20\n"
+        "c,0.2,0.8,left,30\n"
+        "d,0.5,0.5,right,40\n"
+        "e,0.45,0.55,left,50\n"
+    )
+    return load_run(path)
+
+
+def test_ranked_frame(run) -> None:
+    frame = ranked(run, "least_confidence")
+    assert frame["data_row_id"].tolist() == ["d", "e", "b", "c", "a"]
+    assert frame["rank"].tolist() == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(frame["confidence"], 1 - frame["score"])
+    np.testing.assert_allclose(frame["confidence"], [0.5, 0.55, 0.6, 0.8, 0.9], atol=1e-6)
+    assert frame["predicted_label"].tolist() == ["cat", "dog", "cat", "dog", "cat"]
+
+
+def test_filters_are_plain_data(run) -> None:
+    assert ranked(run, "margin", flt=Filter(classes=("dog",)))["data_row_id"].tolist() == [
+        "e",
+        "c",
+    ]
+    in_range = Filter(min_confidence=0.55, max_confidence=0.8)
+    assert ranked(run, "least_confidence", flt=in_range)["data_row_id"].tolist() == ["e", "b", "c"]
+    left = Filter(metadata_equals=(("camera", "left"),))
+    assert set(ranked(run, "entropy", flt=left)["data_row_id"]) == {"a", "c", "e"}
+    bright = Filter(metadata_ranges=(("lux", 25.0, 45.0),))
+    assert set(ranked(run, "entropy", flt=bright)["data_row_id"]) == {"c", "d"}
+    queued = Filter(exclude_ids=frozenset({"d", "e", "not-in-run"}))
+    assert ranked(run, "least_confidence", flt=queued, k=2)["data_row_id"].tolist() == ["b", "c"]
+    assert Filter(classes=("dog",)) == Filter(classes=("dog",))  # hashable value objects
+
+
+def test_filter_errors(run) -> None:
+    scores = np.zeros(run.n_rows)
+    with pytest.raises(SelectionError, match="Unknown class\\(es\\) bird; the run's classes"):
+        filter_mask(run, scores, Filter(classes=("bird",)))
+    with pytest.raises(SelectionError, match="Unknown metadata column 'iso'; the run has: camera"):
+        filter_mask(run, scores, Filter(metadata_equals=(("iso", 1),)))
+    with pytest.raises(SelectionError, match="min_confidence must be in \\[0, 1\\], got 1.5"):
+        Filter(min_confidence=1.5)
+    with pytest.raises(SelectionError, match="above max_confidence"):
+        Filter(min_confidence=0.8, max_confidence=0.2)
+    everything = Filter(exclude_ids=frozenset(run.ids.tolist()))
+    with pytest.raises(EmptyPoolError):
+        ranked(run, "margin", flt=everything)
+
+
+def test_read_id_list() -> None:
+    lines = ["# queued last week", "data_row_id,batch", "a,1", "", "  b  ", '"c",2']
+    assert read_id_list(lines) == frozenset({"a", "b", "c"})
