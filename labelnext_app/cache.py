@@ -1,0 +1,83 @@
+"""Every Streamlit cache of the dashboard, in one place.
+
+Pages never call ``st.cache_*`` themselves; they call these. The wrapped objects are large and
+immutable (a loaded :class:`~labelnext.runs.ModelRun`, score and order arrays, the ledger's
+connection pool), so they are held with ``st.cache_resource``: ``st.cache_data`` would pickle
+and copy a million-row run on every rerun, which is exactly the cost a page flip must not pay.
+Arrays handed out are made read-only so that no page can change a shared cached value.
+
+Keys are explicit and cheap: a run is keyed by where it comes from plus the file's
+``mtime_ns``/size stamp (so an edited file is loaded again), scores by the run's content hash and
+the strategy. Arguments whose names start with ``_`` are not hashed by Streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+from numpy.typing import NDArray
+
+from labelnext import select, uncertainty
+from labelnext.runs import ModelRun, load_run
+
+# A few runs at most stay in memory per server process; each can be large.
+_MAX_RUNS = 4
+
+
+@st.cache_resource(max_entries=_MAX_RUNS, show_spinner=False)
+def run_from_path(path: str, stamp: tuple[Any, ...]) -> ModelRun:
+    """Load a run from a file or run folder on the server; ``stamp`` changes when it does."""
+    del stamp  # part of the cache key only
+    return load_run(path)
+
+
+@st.cache_resource(max_entries=_MAX_RUNS, show_spinner=False)
+def run_from_upload(digest: str, filename: str, _data: bytes) -> ModelRun:
+    """Load an uploaded file; keyed by the sha256 ``digest`` of its bytes, not the bytes."""
+    return load_run(_data, filename=filename)
+
+
+@st.cache_resource(max_entries=4 * _MAX_RUNS, show_spinner=False)
+def scores(run_hash: str, strategy: str, _run: ModelRun) -> NDArray[np.float64]:
+    """Uncertainty of every row (higher = more uncertain = label first), read-only."""
+    out = np.array(uncertainty.run_scores(_run, strategy), dtype=np.float64)
+    out.flags.writeable = False
+    return out
+
+
+@st.cache_resource(max_entries=4 * _MAX_RUNS, show_spinner=False)
+def full_order(run_hash: str, strategy: str, _run: ModelRun) -> NDArray[np.int64]:
+    """Every row, most uncertain first, ties by ``data_row_id``; read-only."""
+    out = np.array(
+        select.order(scores(run_hash, strategy, _run), _run.ids, id_rank=_run.id_rank),
+        dtype=np.int64,
+    )
+    out.flags.writeable = False
+    return out
+
+
+@st.cache_resource(show_spinner=False)
+def _ledger(db_url: str | None, home: str) -> Any:
+    from labelnext.ledger import Ledger  # imported late: the ledger pulls in SQLAlchemy/alembic
+
+    return Ledger(url=db_url)
+
+
+def ledger() -> Any:
+    """The ledger for the current environment (one per database URL / data directory).
+
+    Keyed by ``LABELNEXT_DB_URL`` and the resolved ``LABELNEXT_HOME`` so that a test pointing the
+    environment at a temporary folder gets its own ledger, not a cached one from before.
+    """
+    home = str(Path(os.environ.get("LABELNEXT_HOME", ".labelnext")).resolve())
+    return _ledger(os.environ.get("LABELNEXT_DB_URL") or None, home)
+
+
+def clear_all() -> None:
+    """Forget every cached run, score array and ledger (used by tests)."""
+    for fn in (run_from_path, run_from_upload, scores, full_order, _ledger):
+        fn.clear()

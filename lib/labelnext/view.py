@@ -1,0 +1,233 @@
+"""Views over a model run, paging, and the bulk operations on a selection.
+
+A *view* is a model run filtered by a :class:`labelnext.select.Filter` and ordered by score, most
+uncertain first (highest score = lowest confidence = label first; ties break by ``data_row_id``).
+The dashboard draws one page of a view at a time; everything it computes about a view lives here
+as plain functions so that it can be tested without Streamlit.
+
+A *selection* is a set of ``data_row_id`` strings. The bulk operations below never mutate their
+input: each returns a new ``frozenset``, so a caller can store the result in whatever state it
+keeps (``st.session_state`` in the dashboard).
+
+Examples
+--------
+>>> import numpy as np
+>>> v = View(order=np.array([4, 2, 0, 1, 3]), ids=np.array(list("abcde"), dtype=object))
+>>> v.n_pages(2)
+3
+>>> v.page_ids(3, 2)
+['d']
+>>> sorted(select_top_n(frozenset({"x"}), v, 2))
+['c', 'e', 'x']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from labelnext import select
+from labelnext.errors import SelectionError
+from labelnext.runs import ModelRun
+from labelnext.select import Filter
+
+__all__ = [
+    "PAGE_SIZES",
+    "View",
+    "build_view",
+    "clamp_page",
+    "invert_page",
+    "select_confidence_range",
+    "select_page",
+    "select_top_n",
+    "toggle",
+]
+
+#: Page sizes the dashboard offers (thumbnails per page).
+PAGE_SIZES: tuple[int, ...] = (24, 48, 96)
+
+
+@dataclass(frozen=True)
+class View:
+    """An ordered subset of a model run's rows.
+
+    Parameters
+    ----------
+    order : ndarray of int64, shape (n_view,)
+        Row indices into the run, most uncertain first.
+    ids : ndarray of object, shape (n_rows,)
+        Every ``data_row_id`` of the run (``ModelRun.ids``), indexed by row.
+    n_pool : int, optional
+        Rows in the run before filtering; defaults to ``len(ids)``.
+    """
+
+    order: NDArray[np.int64]
+    ids: np.ndarray
+    n_pool: int = -1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", np.asarray(self.order, dtype=np.int64))
+        if self.n_pool < 0:
+            object.__setattr__(self, "n_pool", len(self.ids))
+
+    def __len__(self) -> int:
+        return int(self.order.shape[0])
+
+    @property
+    def view_ids(self) -> np.ndarray:
+        """The ``data_row_id`` of every row of the view, in view order."""
+        return self.ids[self.order]
+
+    def n_pages(self, page_size: int) -> int:
+        """Number of pages of ``page_size`` rows (at least 1, even for an empty view)."""
+        _check_page_size(page_size)
+        return max(1, math.ceil(len(self) / page_size))
+
+    def page(self, page: int, page_size: int) -> NDArray[np.int64]:
+        """Row indices of 1-based ``page``; a page past either end is clamped to the last/first."""
+        page = clamp_page(page, self.n_pages(page_size))
+        start = (page - 1) * page_size
+        return self.order[start : start + page_size]
+
+    def page_ids(self, page: int, page_size: int) -> list[str]:
+        """The ``data_row_id`` values of 1-based ``page``, in view order."""
+        return [str(x) for x in self.ids[self.page(page, page_size)]]
+
+    def top_ids(self, n: int) -> list[str]:
+        """The first ``n`` ids of the view (the ``n`` most uncertain rows that pass the filter)."""
+        if n < 0:
+            raise SelectionError(f"n must be >= 0, got {n}")
+        return [str(x) for x in self.ids[self.order[:n]]]
+
+    def position(self, data_row_id: str) -> int | None:
+        """0-based position of ``data_row_id`` in the view, or ``None`` if it is not in the view."""
+        hits = np.flatnonzero(self.view_ids == data_row_id)
+        return int(hits[0]) if hits.size else None
+
+    def page_of(self, data_row_id: str, page_size: int) -> int | None:
+        """1-based page holding ``data_row_id``, or ``None`` if it is not in the view."""
+        pos = self.position(data_row_id)
+        return None if pos is None else pos // page_size + 1
+
+    def neighbours(self, data_row_id: str) -> tuple[str | None, str | None]:
+        """The ids before and after ``data_row_id`` in view order (``None`` at either end).
+
+        A row that is not in the view (filtered out, say) has no neighbours: ``(None, None)``.
+        """
+        pos = self.position(data_row_id)
+        if pos is None:
+            return None, None
+        prev_id = str(self.ids[self.order[pos - 1]]) if pos > 0 else None
+        next_id = str(self.ids[self.order[pos + 1]]) if pos + 1 < len(self) else None
+        return prev_id, next_id
+
+
+def build_view(
+    run: ModelRun,
+    scores: NDArray[np.floating[Any]],
+    flt: Filter | None = None,
+    *,
+    full_order: NDArray[np.int64] | None = None,
+) -> View:
+    """Filter and order a run's rows, most uncertain first.
+
+    Parameters
+    ----------
+    run : labelnext.runs.ModelRun
+        The model run.
+    scores : ndarray of float, shape (n_rows,)
+        Uncertainty scores of every row (higher = more uncertain = label first), as returned by
+        :func:`labelnext.uncertainty.run_scores`.
+    flt : labelnext.select.Filter, optional
+        Which rows to keep; ``None`` keeps every row.
+    full_order : ndarray of int64, shape (n_rows,), optional
+        ``select.order(scores, run.ids)`` computed earlier (the dashboard caches it per run and
+        strategy), so that a filter change costs one mask instead of a sort.
+
+    Returns
+    -------
+    View
+        Rows passing the filter, ordered by descending score, ties by ``data_row_id``.
+
+    Raises
+    ------
+    SelectionError
+        If the filter names a class or metadata column the run does not have.
+    """
+    scores = np.asarray(scores)
+    if scores.shape != (run.n_rows,):
+        raise ValueError(f"scores must have shape ({run.n_rows},), got {scores.shape}")
+    if full_order is None:
+        full_order = select.order(scores, run.ids, id_rank=run.id_rank)
+    elif full_order.shape != (run.n_rows,):
+        raise ValueError(f"full_order must have shape ({run.n_rows},), got {full_order.shape}")
+    kept = full_order
+    if flt is not None:
+        mask = select.filter_mask(run, scores, flt)
+        kept = full_order[mask[full_order]]
+    return View(order=kept, ids=run.ids, n_pool=run.n_rows)
+
+
+def clamp_page(page: int, n_pages: int) -> int:
+    """Clamp a 1-based page number into ``[1, n_pages]``."""
+    return int(min(max(1, int(page)), max(1, int(n_pages))))
+
+
+def toggle(selection: Iterable[str], data_row_id: str) -> frozenset[str]:
+    """Add ``data_row_id`` to the selection, or remove it if it is already there."""
+    current = frozenset(selection)
+    return current - {data_row_id} if data_row_id in current else current | {data_row_id}
+
+
+def select_page(selection: Iterable[str], page_ids: Sequence[str]) -> frozenset[str]:
+    """Add every id of the page to the selection."""
+    return frozenset(selection) | frozenset(page_ids)
+
+
+def invert_page(selection: Iterable[str], page_ids: Sequence[str]) -> frozenset[str]:
+    """Flip the selected state of every id of the page; ids on other pages are kept as they are."""
+    return frozenset(selection) ^ frozenset(page_ids)
+
+
+def select_top_n(selection: Iterable[str], view: View, n: int) -> frozenset[str]:
+    """Add the ``n`` most uncertain rows of the view (fewer if the view is shorter)."""
+    return frozenset(selection) | frozenset(view.top_ids(n))
+
+
+def select_confidence_range(
+    selection: Iterable[str],
+    view: View,
+    confidence: NDArray[np.floating[Any]],
+    low: float,
+    high: float,
+) -> frozenset[str]:
+    """Add every row of the view whose confidence lies in ``[low, high]``.
+
+    Parameters
+    ----------
+    selection : iterable of str
+        The current selection.
+    view : View
+        Only rows of this view are added.
+    confidence : ndarray of float, shape (n_rows,)
+        ``1 - score`` for every row of the run (lower = less confident = label first).
+    low, high : float
+        Inclusive bounds, ``0 <= low <= high <= 1``.
+    """
+    if not 0.0 <= low <= high <= 1.0:
+        raise SelectionError(
+            f"confidence range must satisfy 0 <= low <= high <= 1, got [{low}, {high}]"
+        )
+    conf = np.asarray(confidence)[view.order]
+    keep = view.order[(conf >= low) & (conf <= high)]
+    return frozenset(selection) | frozenset(str(x) for x in view.ids[keep])
+
+
+def _check_page_size(page_size: int) -> None:
+    if int(page_size) < 1:
+        raise ValueError(f"page_size must be >= 1, got {page_size}")

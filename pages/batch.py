@@ -1,0 +1,263 @@
+"""Batch: the selection against the pool, submit it to a project, and the history of batches."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import numpy as np
+import streamlit as st
+
+from labelnext.errors import BatchConflictError, LabelnextError
+from labelnext.select import rows_frame
+from labelnext_app import cache, charts, state, ui
+
+NEW_PROJECT = "➕ New project…"
+EXPORT_FORMATS = {
+    "csv": "CSV",
+    "parquet": "Parquet",
+    "jsonl": "JSON Lines",
+    "labelbox": "Labelbox",
+    "labelstudio": "Label Studio",
+}
+ss = st.session_state
+
+
+def _token() -> str:
+    """One idempotency token per form render: a double click stores one batch."""
+    return ss.setdefault("batch_client_token", uuid.uuid4().hex)
+
+
+def _submit(run_key: str, strategy: str) -> None:
+    """Form callback: store the selection as a batch (runs before the page is drawn again)."""
+    ss.pop("batch_result", None)
+    ss.pop("batch_conflict", None)
+    run = state.current_run()
+    chosen = state.selection()
+    user = (ss.get(state.USER) or "").strip()
+    project = (
+        ss.get("batch_new_project", "").strip()
+        if ss.get("batch_project") == NEW_PROJECT
+        else ss.get("batch_project") or ""
+    )
+    problems = []
+    if run is None or ss.get(state.RUN_KEY) != run_key:
+        problems.append("the run changed since the form was drawn; check the selection again")
+    if not chosen:
+        problems.append("nothing is selected")
+    if not user:
+        problems.append("enter your name in the sidebar (it is recorded on the batch)")
+    if not project:
+        problems.append("choose a project or type the name of a new one")
+    if not ss.get("batch_name", "").strip():
+        problems.append("give the batch a name")
+    if problems or run is None:
+        ss["batch_result"] = ("error", "Not submitted: " + "; ".join(problems) + ".")
+        return
+    scores = state.run_scores(run, strategy)
+    order = state.run_order(run, strategy)
+    picked = order[np.isin(run.ids[order], list(chosen))]
+    rows = rows_frame(run, picked, scores)
+    ledger = cache.ledger()
+    try:
+        result = ledger.submit(
+            project=project,
+            name=ss["batch_name"].strip(),
+            rows=rows,
+            priority=int(ss.get("batch_priority", 3)),
+            note=ss.get("batch_note", ""),
+            created_by=user,
+            strategy=strategy,
+            strategy_params={"selected_in": "dashboard", "run_key": run_key},
+            run_id=ledger.register_run(run),
+            client_token=_token(),
+            on_conflict="skip" if ss.get("batch_on_conflict", "").startswith("Leave") else "fail",
+        )
+    except BatchConflictError as exc:
+        ss["batch_conflict"] = exc
+        return
+    except LabelnextError as exc:
+        ss["batch_result"] = ("error", str(exc))
+        return
+    text = f"Batch #{result.batch_id} stored in project “{project}” with {result.n_rows:,} rows."
+    if result.skipped:
+        text += f" Left out {len(result.skipped):,} row(s) already in an open batch."
+    if not result.created:
+        text += " (It had already been submitted; nothing new was stored.)"
+    ss["batch_result"] = ("success", text)
+    ss["batch_last_id"] = result.batch_id
+    state.clear_selection()
+    ss["batch_client_token"] = uuid.uuid4().hex
+    ss.pop("batch_name", None)  # a fresh suggestion for the next batch
+
+
+run = state.current_run()
+st.title("Batch")
+if run is None:
+    st.info("No model run is open. Choose one on Home.")
+    st.stop()
+
+strategy = state.current_strategy(run)
+scores = state.run_scores(run, strategy)
+confidence = 1.0 - scores
+chosen = state.selection()
+in_run = np.isin(run.ids, list(chosen)) if chosen else np.zeros(run.n_rows, dtype=bool)
+excluded = state.excluded_ids()
+pool = ~np.isin(run.ids, list(excluded)) if excluded else np.ones(run.n_rows, dtype=bool)
+
+result = ss.get("batch_result")
+if result is not None:
+    kind, text = result
+    (st.success if kind == "success" else st.error)(text)
+conflict = ss.get("batch_conflict")
+if isinstance(conflict, BatchConflictError):
+    st.error(str(conflict), icon=":material/block:")
+    conflicts = [
+        {"data_row_id": rid, "open batch": batch}
+        for rid, batch in sorted(conflict.conflicts.items())
+    ]
+    st.dataframe(conflicts, hide_index=True, key="batch_conflicts", width=420)
+
+# -- the selection against the pool ------------------------------------------------------------
+m = st.columns(4)
+m[0].metric("Selected", f"{int(in_run.sum()):,}")
+m[1].metric("Pool (not yet queued)", f"{int(pool.sum()):,}")
+m[2].metric(
+    "Mean confidence, selection", f"{confidence[in_run].mean():.2f}" if in_run.any() else "–"
+)
+m[3].metric("Mean confidence, pool", f"{confidence[pool].mean():.2f}" if pool.any() else "–")
+
+if in_run.any():
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Predicted class: selection vs pool**")
+        st.plotly_chart(
+            charts.class_distribution(
+                run.classes, run.predicted_labels[pool], run.predicted_labels[in_run]
+            ),
+            key="batch_classes",
+            config={"displayModeBar": False},
+        )
+    with c2:
+        st.markdown("**Confidence: selection over the pool**")
+        st.plotly_chart(
+            charts.selection_histogram(confidence[pool], confidence[in_run]),
+            key="batch_confidence",
+            config={"displayModeBar": False},
+        )
+else:
+    st.info("Nothing is selected yet. Pick rows on the Review page, then come back here.")
+
+# -- submit ------------------------------------------------------------------------------------
+ledger = None
+try:
+    ledger = cache.ledger()
+    projects = list(ledger.projects())
+except LabelnextError as exc:
+    ui.show_error(exc, prefix="Ledger unavailable: ")
+    projects = []
+
+run_key = ss.get(state.RUN_KEY) or ""
+ss.setdefault(
+    "batch_name",
+    f"{run.name}-{strategy}-{date.today().isoformat()}-{int(in_run.sum())}",
+)
+_token()
+ss.setdefault("batch_priority", 3)
+if ss.get("batch_project") not in [*projects, NEW_PROJECT]:
+    ss["batch_project"] = projects[0] if projects else NEW_PROJECT
+with st.form("batch_form", border=True):
+    st.subheader("Submit as a labeling batch")
+    f1, f2 = st.columns(2)
+    f1.text_input("Batch name", key="batch_name")
+    f2.selectbox("Destination project", options=[*projects, NEW_PROJECT], key="batch_project")
+    f1.select_slider("Priority (1 = most urgent)", options=[1, 2, 3, 4, 5], key="batch_priority")
+    f2.text_input(
+        "New project name",
+        key="batch_new_project",
+        placeholder=f"used when “{NEW_PROJECT}” is chosen",
+    )
+    st.text_area("Note for the annotators", key="batch_note", height=80)
+    st.radio(
+        "Rows already in an open batch of this project",
+        options=["Refuse the whole batch", "Leave those rows out"],
+        key="batch_on_conflict",
+        horizontal=True,
+    )
+    st.form_submit_button(
+        f"Submit {int(in_run.sum()):,} rows",
+        type="primary",
+        on_click=_submit,
+        args=(run_key, strategy),
+        disabled=not in_run.any() or ledger is None,
+        key="batch_submit",
+    )
+
+# -- history -----------------------------------------------------------------------------------
+st.subheader("History")
+if ledger is None:
+    st.stop()
+history = ledger.batches()
+if history.empty:
+    st.caption("No batches yet.")
+    st.stop()
+shown = history[
+    [
+        "batch_id",
+        "name",
+        "project",
+        "priority",
+        "status",
+        "n_rows",
+        "n_labeled",
+        "created_by",
+        "created_at",
+        "strategy",
+        "run_name",
+        "note",
+    ]
+]
+st.dataframe(
+    shown,
+    hide_index=True,
+    key="batch_history",
+    width="stretch",
+    column_config={
+        "batch_id": st.column_config.NumberColumn("batch", format="%d"),
+        "n_rows": st.column_config.NumberColumn("rows"),
+        "n_labeled": st.column_config.NumberColumn("labeled"),
+        "created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+    },
+)
+
+try:
+    from labelnext.export import export_batch
+except ImportError:  # the export module is optional while it is being built
+    export_batch = None
+
+ids = history["batch_id"].astype(int).tolist()
+names = dict(zip(ids, history["name"], strict=True))
+e1, e2 = st.columns([2, 5], vertical_alignment="bottom")
+default_id = ss.get("batch_last_id")
+pick = e1.selectbox(
+    "Download a batch",
+    options=ids,
+    index=ids.index(default_id) if default_id in ids else 0,
+    format_func=lambda i: f"#{i} · {names[i]}",
+    key="batch_export_pick",
+)
+with e2:
+    if export_batch is None:
+        st.caption("Exports are not available in this installation.")
+    else:
+        buttons = st.container(horizontal=True)
+        for fmt, label in EXPORT_FORMATS.items():
+            ext = {"labelbox": "ndjson", "labelstudio": "json"}.get(fmt, fmt)
+            buttons.download_button(
+                label,
+                data=lambda fmt=fmt, batch=pick: export_batch(ledger, batch, fmt),
+                file_name=f"batch-{pick}-{fmt}.{ext}",
+                key=f"batch_download_{fmt}",
+                on_click="ignore",
+                icon=":material/download:",
+            )

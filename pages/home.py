@@ -1,0 +1,151 @@
+"""Home: choose a model run and see what it holds."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import streamlit as st
+
+from labelnext.errors import LabelnextError
+from labelnext.runs import allowed_roots_from_env
+from labelnext_app import charts, state, ui
+
+MAX_UPLOAD_MB = int(os.environ.get("LABELNEXT_MAX_UPLOAD_MB", "200"))
+
+
+def _choose_sample() -> None:
+    state.set_run(st.session_state["home_sample"])
+
+
+def load_pending_upload() -> None:
+    """Validate and open the upload waiting in ``home_pending_upload`` (name, bytes), if any."""
+    pending = st.session_state.pop("home_pending_upload", None)
+    if pending is None:
+        return
+    filename, data = pending
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        st.session_state["home_error"] = (
+            f"{filename} is {len(data) / 1e6:.0f} MB; the limit is {MAX_UPLOAD_MB} MB "
+            "(LABELNEXT_MAX_UPLOAD_MB)."
+        )
+        return
+    try:
+        with st.spinner(f"Checking {filename}…", show_time=True):
+            key = state.adopt_upload(filename, data)
+    except LabelnextError as exc:
+        st.session_state["home_error"] = exc
+    else:
+        state.set_run(key)
+        st.session_state.pop("home_error", None)
+        st.rerun()  # redraw the sidebar with the new run
+
+
+def _load_server_path() -> None:
+    path = st.session_state.get("home_server_path", "").strip()
+    if not path:
+        return
+    key = f"path:{path}"
+    try:
+        state.open_run(key)
+    except LabelnextError as exc:
+        st.session_state["home_error"] = exc
+    else:
+        state.set_run(key)
+        st.session_state.pop("home_error", None)
+
+
+st.title("Which rows should we label next?")
+st.caption(
+    "Open a model run, review its least confident predictions, and send the rows worth "
+    "labeling to a project as a batch."
+)
+
+# -- choose a run ------------------------------------------------------------------------------
+with st.container(border=True):
+    st.subheader("Model run")
+    source = st.segmented_control(
+        "Source",
+        options=["Shipped sample", "Upload a file", "Path on the server"],
+        default="Shipped sample",
+        key="home_source",
+        label_visibility="collapsed",
+    )
+    if source == "Upload a file":
+        upload = st.file_uploader(
+            f"Predictions file (CSV, Parquet or JSON Lines, up to {MAX_UPLOAD_MB} MB)",
+            type=["csv", "parquet", "jsonl", "ndjson"],
+            key="home_upload",
+            max_upload_size=MAX_UPLOAD_MB,
+        )
+        if upload is not None and st.button(
+            "Open this file", key="home_open_upload", type="primary"
+        ):
+            st.session_state["home_pending_upload"] = (upload.name, upload.getvalue())
+    elif source == "Path on the server":
+        roots = ", ".join(f"`{r}`" for r in allowed_roots_from_env())
+        st.text_input(
+            "File or run folder on the server",
+            key="home_server_path",
+            placeholder="/data/runs/run_042  or  /data/runs/predictions.parquet",
+            help=f"Readable folders: {roots}. Set LABELNEXT_ALLOWED_ROOTS to add more.",
+        )
+        st.button("Open path", key="home_open_path", on_click=_load_server_path, type="primary")
+    else:
+        samples = state.sample_runs()
+        if samples:
+            current = st.session_state.get(state.RUN_KEY)
+            st.session_state["home_sample"] = current if current in samples else next(iter(samples))
+            st.selectbox(
+                "Sample run",
+                options=list(samples),
+                format_func=samples.get,
+                key="home_sample",
+                on_change=_choose_sample,
+            )
+        else:
+            st.info("No sample runs found under sample_data/.")
+
+    load_pending_upload()
+    error = st.session_state.get("home_error")
+    if isinstance(error, LabelnextError):
+        ui.show_error(error)
+    elif error:
+        st.error(error, icon=":material/error:")
+
+# -- what the run holds ------------------------------------------------------------------------
+run = state.current_run()
+if run is None:
+    if st.session_state.get("run_error"):
+        st.error(st.session_state["run_error"], icon=":material/error:")
+    st.info("Open a model run above to begin.")
+    st.stop()
+
+strategy = state.current_strategy(run)
+scores = state.run_scores(run, strategy)
+excluded = state.excluded_ids()
+in_ledger = int(np.isin(run.ids, list(excluded)).sum()) if excluded else 0
+
+st.subheader(run.name)
+meta = [x for x in (run.model, f"version {run.version}" if run.version else None, run.created) if x]
+if meta:
+    st.caption(" · ".join(meta))
+cols = st.columns(4)
+cols[0].metric("Rows", f"{run.n_rows:,}")
+cols[1].metric("Classes", f"{len(run.classes)}")
+cols[2].metric("Task", run.task)
+cols[3].metric("Already queued or labeled", f"{in_ledger:,}")
+
+st.markdown(f"**Confidence under {ui.STRATEGY_LABELS.get(strategy, strategy).lower()}**")
+st.plotly_chart(
+    charts.confidence_histogram(1.0 - scores, strategy=strategy),
+    key="home_histogram",
+    config={"displayModeBar": False},
+)
+left, right = st.columns([1, 3], vertical_alignment="center")
+if left.button("Review least confident →", key="home_go_review", type="primary"):
+    st.switch_page("pages/review.py")
+right.caption(
+    f"{int((1.0 - scores < 0.5).sum()):,} rows below 0.5 confidence · "
+    f"classes: {', '.join(run.classes[:20])}{' …' if len(run.classes) > 20 else ''}"
+)

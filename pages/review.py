@@ -1,0 +1,286 @@
+"""Review: the least confident rows as thumbnails, filters, paging and selection."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from labelnext import view as views
+from labelnext.errors import LabelnextError
+from labelnext_app import state, ui
+
+GRID_COLUMNS = 8
+ss = st.session_state
+
+
+# -- callbacks (run before the script, so everything drawn afterwards sees the new state) ------
+def _first_page() -> None:
+    ss["review_page"] = 1
+
+
+def _step_page(delta: int, n_pages: int) -> None:
+    ss["review_page"] = views.clamp_page(ss.get("review_page", 1) + delta, n_pages)
+
+
+def _pick(data_row_id: str) -> None:
+    chosen = state.selection()
+    if ss.get(f"review_pick_{data_row_id}"):
+        chosen.add(data_row_id)
+    else:
+        chosen.discard(data_row_id)
+
+
+def _select_page(page_ids: list[str]) -> None:
+    state.set_selection(views.select_page(state.selection(), page_ids))
+
+
+def _invert_page(page_ids: list[str]) -> None:
+    state.set_selection(views.invert_page(state.selection(), page_ids))
+
+
+def _select_top(view: views.View) -> None:
+    state.set_selection(views.select_top_n(state.selection(), view, int(ss["review_topn"])))
+
+
+def _select_range(view: views.View, confidence: np.ndarray) -> None:
+    low, high = ss["review_range"]
+    state.set_selection(
+        views.select_confidence_range(state.selection(), view, confidence, low, high)
+    )
+
+
+# -- the screen --------------------------------------------------------------------------------
+run = state.current_run()
+if run is None:
+    st.info("No model run is open. Choose one on Home.")
+    st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
+    st.stop()
+
+strategy = state.current_strategy(run)
+scores = state.run_scores(run, strategy)
+confidence = 1.0 - scores
+
+ss.setdefault("review_classes", [])
+ss.setdefault("review_conf", (0.0, 1.0))
+ss.setdefault("review_meta_col", "(none)")
+ss.setdefault("review_hide_queued", True)
+ss.setdefault("review_page_size", views.PAGE_SIZES[0])
+ss.setdefault("review_page", 1)
+ss.setdefault("review_topn", 10)
+ss.setdefault("review_range", (0.0, 0.5))
+
+st.title("Review")
+
+with st.container(border=True):
+    f1, f2, f3, f4 = st.columns([3, 3, 4, 2.2], vertical_alignment="bottom")
+    f1.multiselect(
+        "Predicted class",
+        options=list(run.classes),
+        key="review_classes",
+        on_change=_first_page,
+        placeholder="all classes",
+    )
+    f2.slider(
+        "Confidence",
+        min_value=0.0,
+        max_value=1.0,
+        step=0.01,
+        key="review_conf",
+        on_change=_first_page,
+    )
+    with f3:
+        meta_columns = [str(c) for c in run.metadata.columns]
+        m1, m2 = st.columns(2, vertical_alignment="bottom")
+        column = m1.selectbox(
+            "Metadata",
+            options=["(none)", *meta_columns],
+            key="review_meta_col",
+            on_change=_first_page,
+        )
+        if column != "(none)":
+            values = run.metadata[column]
+            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+                if lo < hi:
+                    ss.setdefault(f"review_meta_range_{column}", (lo, hi))
+                    m2.slider(
+                        column,
+                        min_value=lo,
+                        max_value=hi,
+                        key=f"review_meta_range_{column}",
+                        on_change=_first_page,
+                    )
+                else:
+                    m2.caption(f"{column} is {lo:g} on every row")
+            else:
+                choices = sorted(pd.unique(values.dropna()).tolist(), key=str)[:500]
+                m2.selectbox(
+                    column,
+                    options=choices,
+                    key=f"review_meta_eq_{column}",
+                    on_change=_first_page,
+                )
+    f4.checkbox(
+        "Hide rows in a batch",
+        key="review_hide_queued",
+        on_change=_first_page,
+        help="Rows queued, exported or labeled in the ledger are left out.",
+    )
+
+try:
+    flt = state.review_filter(run)
+    view = views.build_view(run, scores, flt, full_order=state.run_order(run, strategy))
+except LabelnextError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+page_size = int(ss["review_page_size"])
+ss["review_topn"] = min(int(ss["review_topn"]), max(1, len(view)))
+n_pages = view.n_pages(page_size)
+ss["review_page"] = views.clamp_page(ss["review_page"], n_pages)
+page_rows = view.page(ss["review_page"], page_size)
+page_ids = [str(x) for x in run.ids[page_rows]]
+chosen = state.selection()
+
+# -- bulk actions ------------------------------------------------------------------------------
+with st.container(border=True):
+    b1, b2, b3 = st.columns([4, 3, 4], vertical_alignment="bottom")
+    with b1:
+        a, b, c = st.columns(3)
+        a.button(
+            "Select page",
+            key="review_select_page",
+            on_click=_select_page,
+            args=(page_ids,),
+            width="stretch",
+            icon=":material/select_all:",
+        )
+        b.button(
+            "Invert page",
+            key="review_invert_page",
+            on_click=_invert_page,
+            args=(page_ids,),
+            width="stretch",
+            icon=":material/flip:",
+        )
+        c.button(
+            "Clear",
+            key="review_clear",
+            on_click=state.clear_selection,
+            width="stretch",
+            icon=":material/deselect:",
+            disabled=not chosen,
+        )
+    with b2:
+        n_col, go_col = st.columns([1, 1], vertical_alignment="bottom")
+        n_col.number_input(
+            "Top N of this view",
+            min_value=1,
+            max_value=max(1, len(view)),
+            step=1,
+            key="review_topn",
+        )
+        go_col.button(
+            "Select top N",
+            key="review_select_top",
+            on_click=_select_top,
+            args=(view,),
+            width="stretch",
+            disabled=len(view) == 0,
+        )
+    with b3:
+        r_col, go_col = st.columns([3, 2], vertical_alignment="bottom")
+        r_col.slider(
+            "Confidence range", min_value=0.0, max_value=1.0, step=0.01, key="review_range"
+        )
+        go_col.button(
+            "Select range",
+            key="review_select_range",
+            on_click=_select_range,
+            args=(view, confidence),
+            width="stretch",
+            disabled=len(view) == 0,
+        )
+
+# -- paging ------------------------------------------------------------------------------------
+shown_from = (ss["review_page"] - 1) * page_size + 1 if len(view) else 0
+shown_to = shown_from + len(page_ids) - 1 if len(view) else 0
+p1, p2, p3, p4, p5 = st.columns([3, 1.2, 1.4, 1.2, 1.6], vertical_alignment="bottom")
+on_page = sum(1 for i in page_ids if i in chosen)
+p1.markdown(
+    f"**{len(view):,}** of {run.n_rows:,} rows · least confident first "
+    f"({ui.STRATEGY_LABELS.get(strategy, strategy).lower()}) · showing {shown_from:,}–"
+    f"{shown_to:,} · **{len(chosen):,} selected** ({on_page} on this page)"
+)
+p2.button(
+    "← Previous",
+    key="review_prev",
+    on_click=_step_page,
+    args=(-1, n_pages),
+    disabled=ss["review_page"] <= 1,
+    width="stretch",
+)
+p3.number_input(f"Page (of {n_pages:,})", min_value=1, max_value=n_pages, step=1, key="review_page")
+p4.button(
+    "Next →",
+    key="review_next",
+    on_click=_step_page,
+    args=(1, n_pages),
+    disabled=ss["review_page"] >= n_pages,
+    width="stretch",
+)
+p5.selectbox(
+    "Per page", options=list(views.PAGE_SIZES), key="review_page_size", on_change=_first_page
+)
+
+if len(view) == 0:
+    st.info(
+        "No rows match these filters. Widen the confidence range, pick other classes, or "
+        "untick “Hide rows in a batch”."
+    )
+    st.stop()
+
+# -- the grid ----------------------------------------------------------------------------------
+thumbs: list[object] = []
+progress = None
+started = time.perf_counter()
+for done, row in enumerate(page_rows.tolist()):
+    thumbs.append(state.thumb_for(run, row))
+    if progress is None and time.perf_counter() - started > 0.3:
+        progress = st.progress(0.0, text="Making thumbnails…")
+    if progress is not None:
+        progress.progress((done + 1) / len(page_rows), text="Making thumbnails…")
+if progress is not None:
+    progress.empty()
+
+labels = run.predicted_labels[page_rows]
+for rid in page_ids:
+    ss[f"review_pick_{rid}"] = rid in chosen
+ui.highlight_cards(rid for rid in page_ids if rid in chosen)
+
+run_key = ss.get(state.RUN_KEY)
+first_rank = (ss["review_page"] - 1) * page_size
+for start in range(0, len(page_ids), GRID_COLUMNS):
+    cells = st.columns(GRID_COLUMNS)
+    for offset in range(min(GRID_COLUMNS, len(page_ids) - start)):
+        pos = start + offset
+        rid, row = page_ids[pos], int(page_rows[pos])
+        with cells[offset], st.container(border=True, key=f"review_card_{rid}"):
+            st.image(str(thumbs[pos]), width="stretch")
+            st.markdown(
+                f"**{labels[pos]}** · {confidence[row]:.2f}"
+                f"<span style='float:right;color:#6b7280'>#{first_rank + pos + 1}</span>",
+                unsafe_allow_html=True,
+            )
+            left, right = st.columns([3, 2], vertical_alignment="center", gap="small")
+            left.checkbox("Pick", key=f"review_pick_{rid}", on_change=_pick, args=(rid,))
+            if right.button(
+                ":material/open_in_full:",
+                key=f"review_open_{rid}",
+                help=f"Open {rid} in the detail view",
+                type="tertiary",
+            ):
+                st.switch_page("pages/detail.py", query_params={"run": run_key, "row": rid})
