@@ -1,0 +1,89 @@
+"""Shared pytest fixtures.
+
+``ledger_url`` runs a test once per storage backend: a SQLite file in ``tmp_path``, and a fresh
+schema in the PostgreSQL database ``test`` at 127.0.0.1:5432 (user postgres, trust auth), dropped
+afterwards. Without a reachable PostgreSQL the PostgreSQL cases are skipped, except under
+``CI=true``, where they fail: CI must run both backends.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_DSN = os.environ.get(
+    "LABELNEXT_TEST_PG_DSN", "host=127.0.0.1 port=5432 dbname=test user=postgres"
+)
+PG_URL_BASE = os.environ.get(
+    "LABELNEXT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+_pg_state: dict[str, str | None] = {}
+
+
+def _pg_unavailable_reason() -> str | None:
+    """None if PostgreSQL answers, else why not (checked once per session)."""
+    if "reason" not in _pg_state:
+        try:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN_DSN, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            _pg_state["reason"] = None
+        except Exception as exc:  # any failure to connect means "no server for the tests"
+            _pg_state["reason"] = f"no PostgreSQL at {PG_ADMIN_DSN!r}: {exc}".strip()
+    return _pg_state["reason"]
+
+
+def require_postgres() -> None:
+    """Skip (or, under CI=true, fail) the calling test when PostgreSQL is not reachable."""
+    reason = _pg_unavailable_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}; CI must run the PostgreSQL tests", pytrace=False)
+    pytest.skip(
+        f"{reason}; start it with "
+        "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+    )
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A SQLAlchemy URL whose search_path is a new, empty PostgreSQL schema (dropped after)."""
+    require_postgres()
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_URL_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute("SET lock_timeout = '10s'")
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty ledger database, once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        yield request.getfixturevalue("pg_schema_url")
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[object]:
+    """A :class:`labelnext.ledger.Ledger` on each backend, closed afterwards."""
+    from labelnext.ledger import Ledger
+
+    with Ledger(ledger_url) as opened:
+        yield opened
