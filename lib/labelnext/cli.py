@@ -18,9 +18,11 @@ import pandas as pd
 from labelnext.errors import LabelnextError, RunValidationError
 from labelnext.runs import ModelRun, load_run
 from labelnext.select import Filter, filter_mask, ranked, read_id_list
+from labelnext.streaming import stream_top_k
 from labelnext.uncertainty import STRATEGIES, run_scores, supported_strategies
 
 EXIT_USAGE = 2
+STREAM_ABOVE_BYTES = 2 * 1024**3
 
 
 def _progress(message: str) -> None:
@@ -118,9 +120,39 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _should_stream(args: argparse.Namespace) -> bool:
+    if args.stream:
+        return True
+    path = Path(args.run)
+    if path.is_dir() or path.suffix.lower() not in (".parquet", ".pq"):
+        return False
+    # past this size a run would not fit comfortably in memory: read it in batches
+    return path.stat().st_size > STREAM_ABOVE_BYTES if path.exists() else False
+
+
+def cmd_select_streaming(args: argparse.Namespace, flt: Filter) -> int:
+    started = time.perf_counter()
+    result = stream_top_k(
+        args.run,
+        args.strategy,
+        args.top,
+        flt=flt,
+        renormalize=args.renormalize,
+        progress=lambda n: _progress(f"  {n:,} rows scored"),
+    )
+    write_table(result.top, args.out)
+    _progress(
+        f"selected {len(result.top):,} of {result.n_pool:,} rows in the pool "
+        f"({result.n_rows:,} read, streamed in {time.perf_counter() - started:.1f} s)"
+    )
+    return 0
+
+
 def cmd_select(args: argparse.Namespace) -> int:
-    run = open_run(args.run, renormalize=args.renormalize)
     flt = _filter_from_args(args)
+    if _should_stream(args):
+        return cmd_select_streaming(args, flt)
+    run = open_run(args.run, renormalize=args.renormalize)
     scores = run_scores(run, args.strategy)
     frame = ranked(run, args.strategy, flt=flt, k=args.top, scores=scores)
     write_table(frame, args.out)
@@ -174,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="X")
     p.add_argument("--max-confidence", type=float, default=1.0, metavar="Y")
     p.add_argument("--out", help="write CSV or Parquet (by extension) instead of CSV to stdout")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read a Parquet run in batches, keeping only the top N: memory does not grow with "
+        "the row count (automatic above 2 GiB)",
+    )
     p.set_defaults(func=cmd_select)
 
     try:

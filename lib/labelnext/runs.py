@@ -220,9 +220,10 @@ def resolve_image_path(
 class _Problems:
     """Collects problems up to a limit; raises them all at once."""
 
-    def __init__(self, file: str, limit: int) -> None:
+    def __init__(self, file: str, limit: int, offset: int = 0) -> None:
         self.file = file
         self.limit = limit
+        self.offset = offset  # rows before this batch, when a file is read in batches
         self.items: list[Problem] = []
         self.truncated = False
 
@@ -230,6 +231,8 @@ class _Problems:
         if len(self.items) >= self.limit:
             self.truncated = True
             return
+        if row is not None:
+            row += self.offset
         self.items.append(Problem(self.file, row, field, message))
 
     def add_rows(self, rows: NDArray[np.intp], field: str, message: str) -> None:
@@ -292,35 +295,14 @@ def load_run(
     roots = tuple(allowed_roots) if allowed_roots is not None else tuple(allowed_roots_from_env())
     roots = tuple(Path(r).resolve() for r in roots)
 
-    config: dict[str, Any] = {}
-    folder: Path | None = None
-    if isinstance(source, bytes | bytearray | memoryview):
-        if not filename:
-            raise ValueError("filename is required when source is bytes (it picks the format)")
-        data = bytes(source)
-        label = filename
-        suffix = Path(filename).suffix.lower()
+    found = locate_run(source, filename=filename, max_problems=max_problems)
+    label, suffix, config = found.label, found.suffix, found.config
+    if found.data is not None:
+        data = found.data
     else:
-        path = Path(source).expanduser()
-        if path.is_dir() or path.name == "run.json":
-            folder = path if path.is_dir() else path.parent
-            config = _read_config(folder / "run.json", max_problems)
-            path = folder / str(config.get("predictions", ""))
-            if not config.get("predictions"):
-                found = [p for p in sorted(folder.iterdir()) if p.suffix in SUPPORTED_SUFFIXES]
-                if len(found) != 1:
-                    raise _Problems(str(folder / "run.json"), max_problems).fail(
-                        None,
-                        "predictions",
-                        "run.json does not name its predictions file and the folder holds "
-                        f"{len(found)} candidate files (expected exactly one of "
-                        f"{', '.join(SUPPORTED_SUFFIXES)})",
-                    )
-                path = found[0]
-        label = str(path)
-        suffix = path.suffix.lower()
+        assert found.path is not None
         try:
-            data = path.read_bytes()
+            data = found.path.read_bytes()
         except FileNotFoundError:
             raise _Problems(label, max_problems).fail(None, None, "file not found") from None
         except IsADirectoryError:
@@ -344,6 +326,26 @@ def load_run(
     if table.num_rows == 0:
         raise problems.fail(None, None, "the file has a header but no data rows")
 
+    hasher = hashlib.sha256(data)
+    if config:
+        hasher.update(json.dumps(config, sort_keys=True).encode())
+    return build_run(table, found, roots, problems, renormalize, hasher.hexdigest())
+
+
+def build_run(
+    table: pa.Table,
+    found: RunSource,
+    roots: Sequence[Path],
+    problems: _Problems,
+    renormalize: bool,
+    content_hash: str,
+) -> ModelRun:
+    """Validate a table read from ``found`` and turn it into a :class:`ModelRun`.
+
+    Problems are reported through ``problems`` (whose ``offset`` numbers rows of a streamed
+    batch); raises :class:`RunValidationError` if there are any.
+    """
+    label, config, folder = found.label, found.config, found.folder
     task = str(config.get("task", "classification"))
     if task not in TASKS:
         problems.add(None, "task", f"unknown task '{task}'; known tasks: {', '.join(TASKS)}")
@@ -362,6 +364,8 @@ def load_run(
             )
     elif folder is not None:
         image_root = folder.resolve()
+    elif found.path is not None:  # a bare file: its images sit beside it
+        image_root = found.path.parent.resolve()
 
     columns = table.column_names
     if "data_row_id" not in columns:
@@ -404,9 +408,6 @@ def load_run(
     )
     metadata.index = pd.RangeIndex(n)
 
-    hasher = hashlib.sha256(data)
-    if config:
-        hasher.update(json.dumps(config, sort_keys=True).encode())
     name = str(config.get("name") or (folder.name if folder else Path(label).stem))
     return ModelRun(
         name=name,
@@ -416,7 +417,7 @@ def load_run(
         probabilities=probabilities,
         metadata=metadata,
         source=str(folder) if folder is not None else label,
-        content_hash=hasher.hexdigest(),
+        content_hash=content_hash,
         model=_opt_str(config.get("model")),
         version=_opt_str(config.get("version")),
         created=_opt_str(config.get("created")),
@@ -426,8 +427,57 @@ def load_run(
         embedding=embedding,
         ground_truth=ground_truth,
         image_root=image_root,
-        allowed_roots=roots,
+        allowed_roots=tuple(roots),
     )
+
+
+@dataclass(frozen=True)
+class RunSource:
+    """Where a run's predictions are: a file (``path``) or an upload's bytes (``data``)."""
+
+    label: str
+    suffix: str
+    config: dict[str, Any]
+    folder: Path | None
+    path: Path | None
+    data: bytes | None
+
+
+def locate_run(
+    source: str | os.PathLike[str] | bytes, *, filename: str | None = None, max_problems: int = 50
+) -> RunSource:
+    """Find the predictions file of ``source`` and read its ``run.json``, if any."""
+    data: bytes | None = None
+    path: Path | None = None
+    config: dict[str, Any] = {}
+    folder: Path | None = None
+    if isinstance(source, bytes | bytearray | memoryview):
+        if not filename:
+            raise ValueError("filename is required when source is bytes (it picks the format)")
+        data = bytes(source)
+        label = filename
+        suffix = Path(filename).suffix.lower()
+    else:
+        path = Path(source).expanduser()
+        if path.is_dir() or path.name == "run.json":
+            folder = path if path.is_dir() else path.parent
+            config = _read_config(folder / "run.json", max_problems)
+            path = folder / str(config.get("predictions", ""))
+            if not config.get("predictions"):
+                found = [p for p in sorted(folder.iterdir()) if p.suffix in SUPPORTED_SUFFIXES]
+                if len(found) != 1:
+                    raise _Problems(str(folder / "run.json"), max_problems).fail(
+                        None,
+                        "predictions",
+                        "run.json does not name its predictions file and the folder holds "
+                        f"{len(found)} candidate files (expected exactly one of "
+                        f"{', '.join(SUPPORTED_SUFFIXES)})",
+                    )
+                path = found[0]
+        label = str(path)
+        suffix = path.suffix.lower()
+
+    return RunSource(label, suffix, config, folder, path, data)
 
 
 def _opt_str(value: object) -> str | None:
@@ -575,7 +625,7 @@ def _check_ids(column: pa.ChunkedArray, problems: _Problems) -> NDArray[np.objec
     if dup.any():
         first: dict[str, int] = {}
         for i in np.flatnonzero(series.duplicated(keep=False).to_numpy() & ~empty):
-            first.setdefault(ids[i], int(i) + 1)
+            first.setdefault(ids[i], int(i) + 1 + problems.offset)
         for i in np.flatnonzero(dup)[: problems.limit + 1]:
             problems.add(
                 int(i) + 1,
