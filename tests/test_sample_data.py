@@ -14,6 +14,8 @@ import pytest
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 MNIST = SAMPLE_DATA / "mnist"
+DETECT = SAMPLE_DATA / "mnist_detect"
+MULTILABEL = SAMPLE_DATA / "mnist_multilabel"
 RUNS = ("run_001", "run_002")
 CLASSES = [str(k) for k in range(10)]
 
@@ -100,6 +102,47 @@ def test_runs_follow_one_labeling_iteration(ground_truth) -> None:
     assert confidence[queried].max() <= confidence.drop(queried).min()
 
 
+def read_json(path: Path) -> object:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_detection_results_refer_to_shipped_images_and_categories() -> None:
+    run_json = read_json(DETECT / "run.json")
+    assert run_json["task"] == "detection" and run_json["classes"] == CLASSES
+    coco = read_json(DETECT / str(run_json["coco"]))
+    results = read_json(DETECT / str(run_json["predictions"]))
+    assert "annotations" not in coco  # the true boxes live in ground_truth.json only
+    assert [c["name"] for c in coco["categories"]] == CLASSES
+    images = {image["id"]: image for image in coco["images"]}
+    for image in images.values():
+        assert (DETECT / str(run_json["image_root"]) / image["file_name"]).is_file()
+    category_ids = {c["id"] for c in coco["categories"]}
+    for result in results:
+        image = images[result["image_id"]]
+        x, y, w, h = result["bbox"]
+        assert 0 <= x and 0 <= y and w > 0 and h > 0
+        assert x + w <= image["width"] and y + h <= image["height"]
+        assert result["category_id"] in category_ids and 0 <= result["score"] <= 1
+        assert set(result) == {"image_id", "category_id", "bbox", "score"}
+    truth = read_json(DETECT / str(run_json["ground_truth"]))
+    assert {a["image_id"] for a in truth["annotations"]} == set(images)
+
+
+def test_multilabel_run_scores_the_detection_canvases() -> None:
+    run_json, predictions = read_run(MULTILABEL)
+    assert run_json["task"] == "multilabel" and run_json["classes"] == CLASSES
+    probabilities = predictions[[f"prob_{c}" for c in CLASSES]].to_numpy()
+    assert probabilities.dtype == np.float32
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    image_root = MULTILABEL / str(run_json["image_root"])
+    assert all((image_root / name).is_file() for name in predictions["image"])
+    coco = read_json(DETECT / "coco.json")
+    assert list(predictions["image"]) == [image["file_name"] for image in coco["images"]]
+    truth = pd.read_csv(MULTILABEL / str(run_json["ground_truth"]))
+    assert list(truth["data_row_id"]) == list(predictions["data_row_id"])
+    assert not {"label", "ground_truth"} & set(predictions.columns)
+
+
 def test_shipped_files_match_the_manifest() -> None:
     builder = load_builder()
     recorded = (SAMPLE_DATA / builder.MANIFEST_NAME).read_text(encoding="utf-8").splitlines()
@@ -125,3 +168,21 @@ def test_rebuild_gives_the_shipped_predictions(tmp_path: Path) -> None:
         ).read_bytes()
     for name in ("ground_truth.csv", "seed_ids.txt", "run_002/queried_ids.txt"):
         assert (MNIST / name).read_bytes() == (tmp_path / "mnist" / name).read_bytes()
+
+    shipped_results = read_json(DETECT / "results.json")
+    rebuilt_results = read_json(tmp_path / "mnist_detect" / "results.json")
+    assert [(r["image_id"], r["category_id"], r["bbox"]) for r in shipped_results] == [
+        (r["image_id"], r["category_id"], r["bbox"]) for r in rebuilt_results
+    ]
+    np.testing.assert_allclose(
+        [r["score"] for r in shipped_results], [r["score"] for r in rebuilt_results], atol=1e-5
+    )
+    for name in ("coco.json", "ground_truth.json"):
+        assert (DETECT / name).read_bytes() == (tmp_path / "mnist_detect" / name).read_bytes()
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(MULTILABEL / "predictions.parquet").drop(columns="embedding"),
+        pd.read_parquet(tmp_path / "mnist_multilabel" / "predictions.parquet").drop(
+            columns="embedding"
+        ),
+        atol=1e-6,
+    )
