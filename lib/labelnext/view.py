@@ -50,6 +50,7 @@ __all__ = [
 
 #: Page sizes the dashboard offers (thumbnails per page).
 PAGE_SIZES: tuple[int, ...] = (24, 48, 96)
+_BOUND_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -217,14 +218,15 @@ def select_confidence_range(
     confidence : ndarray of float, shape (n_rows,)
         ``1 - score`` for every row of the run (lower = less confident = label first).
     low, high : float
-        Inclusive bounds, ``0 <= low <= high <= 1``.
+        Inclusive bounds, ``0 <= low <= high <= 1`` (with a 1e-6 tolerance for float32 values).
     """
     if not 0.0 <= low <= high <= 1.0:
         raise SelectionError(
             f"confidence range must satisfy 0 <= low <= high <= 1, got [{low}, {high}]"
         )
     conf = np.asarray(confidence)[view.order]
-    keep = view.order[(conf >= low) & (conf <= high)]
+    # float32 probabilities: a row shown as 0.55 must count as inside a 0.55 bound
+    keep = view.order[(conf >= low - _BOUND_TOLERANCE) & (conf <= high + _BOUND_TOLERANCE)]
     return frozenset(selection) | frozenset(str(x) for x in view.ids[keep])
 
 

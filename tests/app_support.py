@@ -1,0 +1,69 @@
+"""Helpers shared by the dashboard's AppTest files (tests/test_app_*.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from labelnext.runs import SAMPLE_DATA_DIR, ModelRun, load_run
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+SAMPLE_KEY = "sample:mnist/run_001"
+SAMPLE_DIR = SAMPLE_DATA_DIR / "mnist" / "run_001"
+
+
+def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """An AppTest of app.py whose ledger and thumbnails live in ``tmp_path``."""
+    monkeypatch.setenv("LABELNEXT_HOME", str(tmp_path))
+    monkeypatch.delenv("LABELNEXT_DB_URL", raising=False)
+    monkeypatch.delenv("LABELNEXT_ALLOWED_ROOTS", raising=False)
+    _use_navigation_not_pages_dir(monkeypatch)
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def _use_navigation_not_pages_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make AppTest run app.py (and its st.navigation) on every run, as a real server does.
+
+    AppTest resets ``PagesManager.uses_pages_directory`` before each run, and a ``pages/``
+    folder next to app.py then switches it to Streamlit's old folder-based multipage mode, which
+    runs ``pages/x.py`` directly: app.py (shared state, the sidebar) would be skipped after
+    ``switch_page``. A real server clears the flag when app.py first calls ``st.navigation``.
+    """
+    original = PagesManager.__init__
+
+    def init(self: PagesManager, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def sample_run() -> ModelRun:
+    return load_run(SAMPLE_DIR)
+
+
+def ledger_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The temporary ledger the app under test writes to."""
+    from labelnext.ledger import Ledger
+
+    return Ledger(url=f"sqlite:///{(tmp_path / 'ledger.db').resolve()}")
+
+
+def page_ids(at: AppTest) -> list[str]:
+    """The data_row_ids of the thumbnails on the Review page, in grid order."""
+    return [
+        c.key.removeprefix("review_pick_") for c in at.checkbox if c.key.startswith("review_pick_")
+    ]
+
+
+def selection(at: AppTest) -> set[str]:
+    return set(at.session_state["selection"])
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception and no error box on the screen."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]

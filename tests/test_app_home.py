@@ -1,0 +1,124 @@
+"""Home page: opens on the sample run, summary, strategy, loading runs and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_support import SAMPLE_KEY, assert_clean, ledger_for, make_app, sample_run
+
+from labelnext.errors import RunValidationError
+from labelnext.runs import load_run
+from labelnext.select import ranked
+
+BAD_CSV = b"data_row_id,prob_a,prob_b\nx1,0.5,0.5\nx1,0.7,0.2\n,0.1,0.9\n"
+GOOD_CSV = b"data_row_id,prob_a,prob_b,site\nx1,0.5,0.5,north\nx2,0.9,0.1,south\nx3,0.2,0.8,north\n"
+
+
+def _metric(at, label: str) -> str:  # type: ignore[no-untyped-def]
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_opens_on_the_first_sample_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = make_app(tmp_path, monkeypatch).run()
+    assert_clean(at)
+    run = sample_run()
+    assert at.session_state["run_key"] == SAMPLE_KEY
+    assert _metric(at, "Rows") == f"{run.n_rows:,}"
+    assert _metric(at, "Classes") == str(len(run.classes))
+    assert _metric(at, "Already queued or labeled") == "0"
+    assert any(run.name in m.value for m in at.sidebar.markdown)
+    assert at.sidebar.selectbox(key="sidebar_strategy").value == "least_confidence"
+
+
+def test_summary_counts_rows_in_the_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = sample_run()
+    ledger = ledger_for(tmp_path)
+    ledger.submit(
+        project="p",
+        name="b",
+        rows=ranked(run, "margin", k=7),
+        created_by="t",
+        strategy="margin",
+        run_id=None,
+    )
+    at = make_app(tmp_path, monkeypatch).run()
+    assert _metric(at, "Already queued or labeled") == "7"
+
+
+def test_strategy_choice_is_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = make_app(tmp_path, monkeypatch).run()
+    at.sidebar.selectbox(key="sidebar_strategy").set_value("entropy").run()
+    assert_clean(at)
+    assert at.session_state["strategy"] == "entropy"
+    assert any("Confidence under entropy" in m.value for m in at.markdown)
+    at.switch_page("pages/review.py").run()
+    assert at.sidebar.selectbox(key="sidebar_strategy").value == "entropy"
+
+
+def test_bad_upload_shows_the_library_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(RunValidationError) as expected:
+        load_run(BAD_CSV, filename="bad.csv")
+    at = make_app(tmp_path, monkeypatch).run()
+    # AppTest cannot upload; the uploader hands its file to the page through this key.
+    at.session_state["home_pending_upload"] = ("bad.csv", BAD_CSV)
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1
+    shown = at.error[0].value
+    for problem in expected.value.problems:
+        assert str(problem) in shown
+    assert "bad.csv, row 2, field 'data_row_id'" in shown
+    assert at.session_state["run_key"] == SAMPLE_KEY  # the open run is kept
+    assert not list((tmp_path / "uploads").rglob("bad.csv"))  # and the bad file not kept
+
+
+def test_good_upload_opens_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = make_app(tmp_path, monkeypatch).run()
+    at.session_state["home_pending_upload"] = ("mine.csv", GOOD_CSV)
+    at.run()
+    assert_clean(at)
+    assert at.session_state["run_key"].startswith("upload:")
+    assert _metric(at, "Rows") == "3"
+    at.switch_page("pages/review.py").run()
+    assert_clean(at)
+    assert [c.key for c in at.checkbox if c.key.startswith("review_pick_")] == [
+        "review_pick_x1",
+        "review_pick_x3",
+        "review_pick_x2",
+    ]
+
+
+def test_server_path_outside_allowed_roots_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_bytes(GOOD_CSV)
+    at = make_app(tmp_path, monkeypatch).run()
+    at.segmented_control(key="home_source").set_value("Path on the server").run()
+    at.text_input(key="home_server_path").input(str(outside))
+    at.button(key="home_open_path").click().run()
+    assert not at.exception
+    assert "outside the folders this server may read" in at.error[0].value
+    assert at.session_state["run_key"] == SAMPLE_KEY
+
+
+def test_server_path_inside_allowed_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "runs"
+    root.mkdir()
+    (root / "good.csv").write_bytes(GOOD_CSV)
+    (root / "bad.csv").write_bytes(BAD_CSV)
+    at = make_app(tmp_path, monkeypatch)
+    monkeypatch.setenv("LABELNEXT_ALLOWED_ROOTS", str(root))
+    at.run()
+    at.segmented_control(key="home_source").set_value("Path on the server").run()
+    at.text_input(key="home_server_path").input(str(root / "bad.csv"))
+    at.button(key="home_open_path").click().run()
+    assert "row 2, field 'data_row_id'" in at.error[0].value
+    at.text_input(key="home_server_path").input(str(root / "good.csv"))
+    at.button(key="home_open_path").click().run()
+    assert_clean(at)
+    assert at.session_state["run_key"] == f"path:{root / 'good.csv'}"
+    assert _metric(at, "Rows") == "3"
