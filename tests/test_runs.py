@@ -262,3 +262,8 @@ def test_the_shipped_sample_run_loads() -> None:
     assert run.classes == tuple(str(d) for d in range(10))
     location = run.image_location(0)
     assert isinstance(location, Path) and location.exists()
+
+
+def test_a_folder_without_run_json_says_so(tmp_path: Path) -> None:
+    with pytest.raises(RunValidationError, match="a folder without run.json"):
+        load_run(tmp_path)

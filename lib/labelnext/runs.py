@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,6 +42,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from labelnext.boxes import Boxes
 from labelnext.errors import LabelnextError, PathNotAllowedError, Problem, RunValidationError
 
 __all__ = [
@@ -52,12 +54,13 @@ __all__ = [
     "load_run",
 ]
 
-TASKS = ("classification",)
+TASKS = ("classification", "multilabel", "detection")
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson")
 SUM_TOLERANCE = 1e-3
 SAMPLE_DATA_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 
-_RESERVED = {"data_row_id", "image", "embedding", "ground_truth", "probabilities"}
+_RESERVED = {"data_row_id", "image", "embedding", "ground_truth", "probabilities", "boxes"}
+_MEMBER_COLUMN = re.compile(r"^m(\d+)_prob_(.+)$")  # ensemble member t's probability of a class
 _TOP1 = ("predicted_label", "confidence")
 
 
@@ -110,6 +113,9 @@ class ModelRun:
     ground_truth: NDArray[np.object_] | None = None
     image_root: Path | None = None
     allowed_roots: tuple[Path, ...] = field(default=(), repr=False)
+    samples: NDArray[np.float32] | None = field(default=None, repr=False)
+    boxes: Boxes | None = field(default=None, repr=False)
+    threshold: float = 0.5
 
     @property
     def n_rows(self) -> int:
@@ -123,7 +129,13 @@ class ModelRun:
 
     @cached_property
     def predicted_index(self) -> NDArray[np.intp]:
-        """Index into ``classes`` of each row's predicted (top-1) class."""
+        """Index into ``classes`` of each row's predicted (top-1) class.
+
+        Multi-label: the most probable class. Detection: the label of the highest-scoring box,
+        or -1 for an image with no boxes.
+        """
+        if self.boxes is not None:
+            return self.boxes.top_label()
         if self.probabilities is not None:
             return np.asarray(self.probabilities.argmax(axis=1), dtype=np.intp)
         lookup = {name: i for i, name in enumerate(self.classes)}
@@ -132,9 +144,39 @@ class ModelRun:
 
     @cached_property
     def predicted_labels(self) -> NDArray[np.object_]:
-        """Each row's predicted (top-1) class name."""
+        """Each row's prediction as text.
+
+        Classification: the top-1 class. Multi-label: the classes at or above ``threshold``
+        joined by ``+`` (``(none)`` if none is). Detection: the distinct labels of the boxes
+        scoring at least ``threshold``, joined by ``+`` (``(no boxes)`` if none does).
+        """
         names = np.asarray(self.classes, dtype=object)
+        if self.task == "multilabel":
+            assert self.probabilities is not None
+            return _joined(self.probabilities >= self.threshold, names, "(none)")
+        if self.boxes is not None:
+            present = np.zeros((self.n_rows, len(self.classes)), dtype=bool)
+            sure = self.boxes.score >= self.threshold
+            present[self.boxes.row[sure], self.boxes.label[sure]] = True
+            return _joined(present, names, "(no boxes)")
         return names[self.predicted_index]
+
+    def class_presence(self) -> NDArray[np.bool_]:
+        """(n_rows, n_classes): whether each class is predicted for each row.
+
+        The class filter keeps rows where any chosen class is present: the top-1 class for
+        classification, classes at or above ``threshold`` for multi-label, and classes of any box
+        for detection.
+        """
+        present = np.zeros((self.n_rows, len(self.classes)), dtype=bool)
+        if self.task == "multilabel":
+            assert self.probabilities is not None
+            return np.asarray(self.probabilities >= self.threshold)
+        if self.boxes is not None:
+            present[self.boxes.row, self.boxes.label] = True
+            return present
+        present[np.arange(self.n_rows), self.predicted_index] = True
+        return present
 
     @cached_property
     def id_rank(self) -> NDArray[np.int64]:
@@ -189,6 +231,19 @@ class ModelRun:
         if is_url(reference):
             return reference
         return resolve_image_path(reference, self.image_root, self.allowed_roots)
+
+
+def _joined(
+    present: NDArray[np.bool_], names: NDArray[np.object_], empty: str
+) -> NDArray[np.object_]:
+    """Per row, the names of the present classes joined by '+' (rows share few distinct sets)."""
+    keys = np.packbits(present, axis=1)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    texts = []
+    for key in unique:
+        flags = np.unpackbits(key)[: len(names)].astype(bool)
+        texts.append("+".join(names[flags]) if flags.any() else empty)
+    return np.asarray(texts, dtype=object)[inverse.reshape(-1)]
 
 
 def resolve_image_path(
@@ -297,6 +352,18 @@ def load_run(
 
     found = locate_run(source, filename=filename, max_problems=max_problems)
     label, suffix, config = found.label, found.suffix, found.config
+    from labelnext import formats  # imported here: formats builds on this module
+
+    kind = formats.detect_format(found)
+    if kind is not None:
+        return formats.read_foreign(kind, found, roots=roots, max_problems=max_problems)
+    if found.path is None and found.data is None:
+        raise _Problems(label, max_problems).fail(
+            None,
+            None,
+            "a folder without run.json (nor a YOLO folder with labels/*.txt): point at a run "
+            "folder or a predictions file",
+        )
     if found.data is not None:
         data = found.data
     else:
@@ -387,9 +454,22 @@ def build_run(
     elif schema_classes is not None:
         declared = schema_classes
 
-    probabilities, top1_labels, top1_conf, classes = _read_predictions(
-        table, declared, renormalize, problems
-    )
+    samples: NDArray[np.float32] | None = None
+    boxes: Boxes | None = None
+    probabilities: NDArray[np.float32] | None = None
+    top1_labels: NDArray[np.object_] | None = None
+    top1_conf: NDArray[np.float32] | None = None
+    if task == "detection":
+        boxes, classes = _read_boxes(table, declared, problems)
+    elif task == "multilabel":
+        probabilities, classes = _read_multilabel(table, declared, problems)
+    elif _is_ensemble(table):
+        samples, classes = _read_ensemble(table, declared, renormalize, problems)
+        probabilities = samples.mean(axis=1, dtype=np.float64).astype(np.float32)
+    else:
+        probabilities, top1_labels, top1_conf, classes = _read_predictions(
+            table, declared, renormalize, problems
+        )
 
     images = None
     if "image" in columns:
@@ -400,6 +480,7 @@ def build_run(
     problems.raise_if_any()
 
     used = set(_RESERVED) | {c for c in columns if c.startswith(("prob_", "logit_"))}
+    used |= {c for c in columns if _MEMBER_COLUMN.match(c)}
     if top1_labels is not None:
         used |= set(_TOP1)
     meta_columns = [c for c in columns if c not in used]
@@ -428,6 +509,9 @@ def build_run(
         ground_truth=ground_truth,
         image_root=image_root,
         allowed_roots=tuple(roots),
+        samples=samples,
+        boxes=boxes,
+        threshold=float(config.get("threshold", 0.5)),
     )
 
 
@@ -459,6 +543,9 @@ def locate_run(
         suffix = Path(filename).suffix.lower()
     else:
         path = Path(source).expanduser()
+        if path.is_dir() and not (path / "run.json").exists():
+            # not a run folder; maybe a foreign layout (a YOLO folder): formats decides
+            return RunSource(str(path), "", {}, path, None, None)
         if path.is_dir() or path.name == "run.json":
             folder = path if path.is_dir() else path.parent
             config = _read_config(folder / "run.json", max_problems)
@@ -793,15 +880,18 @@ def _list_column(column: pa.ChunkedArray, name: str, problems: _Problems) -> NDA
 
 
 def _report_bad_values(
-    matrix: NDArray[np.float64], names: Sequence[str], problems: _Problems
+    matrix: NDArray[np.float64],
+    names: Sequence[str],
+    problems: _Problems,
+    *,
+    negative: bool = True,
 ) -> None:
     for j, name in enumerate(names):
         col = matrix[:, j]
-        for kind, bad in (
-            ("NaN", np.isnan(col)),
-            ("infinite", np.isinf(col)),
-            ("negative", col < 0),
-        ):
+        checks = [("NaN", np.isnan(col)), ("infinite", np.isinf(col))]
+        if negative:
+            checks.append(("negative", col < 0))
+        for kind, bad in checks:
             rows = np.flatnonzero(bad)
             if len(rows):
                 problems.add_rows(rows, name, f"{kind} value")
@@ -899,3 +989,243 @@ def _check_image_refs(
             resolve_image_path(series.iloc[i], image_root, roots)
         except PathNotAllowedError as exc:
             problems.add(int(i) + 1, "image", str(exc))
+
+
+# --------------------------------------------------------------------------------------------
+# Other tasks: ensembles (n, T, C), multi-label sigmoids, detection boxes
+
+
+def _is_ensemble(table: pa.Table) -> bool:
+    if any(_MEMBER_COLUMN.match(c) for c in table.column_names):
+        return True
+    if "probabilities" in table.column_names:
+        kind = table.column("probabilities").type
+        return pa.types.is_list(kind) and pa.types.is_list(kind.value_type)
+    return False
+
+
+def _read_ensemble(
+    table: pa.Table, declared: list[str] | None, renormalize: bool, problems: _Problems
+) -> tuple[NDArray[np.float32], list[str]]:
+    """Probabilities of shape (n, T, C): a nested ``probabilities`` list or ``m<t>_prob_<c>``."""
+    members: dict[int, dict[str, str]] = {}
+    for column in table.column_names:
+        match = _MEMBER_COLUMN.match(column)
+        if match:
+            members.setdefault(int(match.group(1)), {})[match.group(2)] = column
+    if members:
+        classes = declared or list(next(iter(members.values())))
+        planes = []
+        for t in sorted(members):
+            missing = [c for c in classes if c not in members[t]]
+            if missing:
+                problems.add(
+                    None, f"m{t}_prob_{missing[0]}", f"member {t} has no column for {missing}"
+                )
+                continue
+            names = [members[t][c] for c in classes]
+            matrix = np.column_stack([_numeric(table, c, problems) for c in names])
+            planes.append(_check_probabilities(matrix, names, renormalize, problems))
+        problems.raise_if_any()
+        samples = np.stack(planes, axis=1)
+    else:
+        values = table.column("probabilities").to_pylist()
+        shapes = [np.shape(v) if v is not None else () for v in values]
+        common = max(set(shapes), key=shapes.count)
+        for i, shape in enumerate(shapes):
+            if shape != common or len(shape) != 2:
+                problems.add(
+                    i + 1,
+                    "probabilities",
+                    f"holds an array of shape {shape}, expected (members, classes) = {common}",
+                )
+        problems.raise_if_any()
+        nested = np.asarray(values, dtype=np.float64)
+        classes = declared or [str(i) for i in range(nested.shape[2])]
+        if len(classes) != nested.shape[2]:
+            problems.add(
+                None,
+                "probabilities",
+                f"class-count mismatch: {len(classes)} classes declared but members hold "
+                f"{nested.shape[2]} probabilities",
+            )
+            problems.raise_if_any()
+        flat = nested.reshape(-1, nested.shape[2])
+        names = [f"probabilities[{c}]" for c in classes]
+        # rows of the flattened array are (row, member) pairs: report the data row
+        checker = _Problems(problems.file, problems.limit)
+        checked = _check_probabilities_quiet(flat, names, renormalize, checker)
+        for p in checker.items:
+            row = None if p.row is None else (p.row - 1) // nested.shape[1] + 1
+            member = None if p.row is None else (p.row - 1) % nested.shape[1]
+            problems.add(row, p.field, f"member {member}: {p.message}")
+        problems.raise_if_any()
+        samples = checked.reshape(nested.shape)
+    _check_class_count(classes, problems)
+    return np.ascontiguousarray(samples, dtype=np.float32), classes
+
+
+def _check_probabilities_quiet(
+    matrix: NDArray[np.float64], names: Sequence[str], renormalize: bool, problems: _Problems
+) -> NDArray[np.float32]:
+    """Like _check_probabilities, but collects problems instead of raising them."""
+    try:
+        return _check_probabilities(matrix, names, renormalize, problems)
+    except RunValidationError:
+        return np.zeros(matrix.shape, dtype=np.float32)
+
+
+def _read_multilabel(
+    table: pa.Table, declared: list[str] | None, problems: _Problems
+) -> tuple[NDArray[np.float32], list[str]]:
+    """Independent per-class probabilities: ``prob_<c>``, ``logit_<c>`` (sigmoid) or a list."""
+    columns = table.column_names
+    prob_cols = [c for c in columns if c.startswith("prob_")]
+    logit_cols = [c for c in columns if c.startswith("logit_")]
+    if prob_cols or logit_cols:
+        prefix = "prob_" if prob_cols else "logit_"
+        classes = declared or [c[len(prefix) :] for c in (prob_cols or logit_cols)]
+        names = [prefix + c for c in classes]
+        missing = [n for n in names if n not in columns]
+        if missing:
+            problems.add(None, missing[0], f"missing column for class(es): {', '.join(missing)}")
+            problems.raise_if_any()
+        matrix = np.column_stack([_numeric(table, c, problems) for c in names])
+        if logit_cols and not prob_cols:
+            _report_bad_values(matrix, names, problems, negative=False)
+            problems.raise_if_any()
+            matrix = 1.0 / (1.0 + np.exp(-np.clip(matrix, -500, 500)))
+    elif "probabilities" in columns:
+        matrix = _list_column(table.column("probabilities"), "probabilities", problems)
+        classes = declared or [str(i) for i in range(matrix.shape[1])]
+        names = [f"probabilities[{c}]" for c in classes]
+        if len(classes) != matrix.shape[1]:
+            problems.add(
+                None,
+                "probabilities",
+                f"class-count mismatch: {len(classes)} classes declared but rows hold "
+                f"{matrix.shape[1]} probabilities",
+            )
+            problems.raise_if_any()
+    else:
+        problems.add(
+            None,
+            None,
+            "no multi-label predictions found: expected prob_<class> columns (one sigmoid per "
+            "class), logit_<class> columns or a 'probabilities' list column; found columns: "
+            + _names(columns),
+        )
+        problems.raise_if_any()
+        raise AssertionError("unreachable")
+    _report_bad_values(matrix, names, problems)
+    for j, name in enumerate(names):
+        problems.add_rows(np.flatnonzero(matrix[:, j] > 1.0), name, "probability above 1")
+    problems.raise_if_any()
+    _check_class_count(classes, problems)
+    return np.ascontiguousarray(matrix, dtype=np.float32), classes
+
+
+def _read_boxes(
+    table: pa.Table, declared: list[str] | None, problems: _Problems
+) -> tuple[Boxes, list[str]]:
+    """A ``boxes`` column: per row a list of {x, y, w, h, label, score[, probabilities]}."""
+    if "boxes" not in table.column_names:
+        problems.add(
+            None,
+            "boxes",
+            "a detection run needs a 'boxes' column (per row a list of {x, y, w, h, label, "
+            "score}), or run.json 'format': coco / yolo / labelbox; found columns: "
+            + _names(table.column_names),
+        )
+        problems.raise_if_any()
+    values = table.column("boxes").to_pylist()
+    rows: list[int] = []
+    coords: list[list[float]] = []
+    labels: list[str] = []
+    scores: list[float] = []
+    box_probs: list[Any] = []
+    for i, cell in enumerate(values):
+        if isinstance(cell, str):
+            try:
+                cell = json.loads(cell) if cell.strip() else []
+            except json.JSONDecodeError:
+                problems.add(i + 1, "boxes", "not a JSON list of boxes")
+                continue
+        if cell is None:
+            cell = []
+        if not isinstance(cell, list):
+            problems.add(i + 1, "boxes", "must be a list of boxes")
+            continue
+        for j, box in enumerate(cell):
+            where = f"boxes[{j}]"
+            if not isinstance(box, dict):
+                problems.add(i + 1, where, "must be an object with x, y, w, h, label, score")
+                continue
+            parsed = _parse_box(box, where, i, problems)
+            if parsed is None:
+                continue
+            xywh, label_text, score, probs = parsed
+            rows.append(i)
+            coords.append(xywh)
+            labels.append(label_text)
+            scores.append(score)
+            box_probs.append(probs)
+    problems.raise_if_any()
+    classes = declared or sorted(set(labels))
+    lookup = {c: k for k, c in enumerate(classes)}
+    unknown = sorted(set(labels) - set(lookup))
+    if unknown:
+        problems.add(None, "boxes", f"box labels not among the classes: {', '.join(unknown[:10])}")
+        problems.raise_if_any()
+    with_probs = [p for p in box_probs if p is not None]
+    probabilities = None
+    if with_probs and len(with_probs) == len(box_probs):
+        matrix = np.asarray(with_probs, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != len(classes):
+            problems.add(
+                None, "boxes", f"box probabilities must hold one value per class ({len(classes)})"
+            )
+            problems.raise_if_any()
+        probabilities = matrix
+    boxes = Boxes.from_arrays(
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(coords, dtype=np.float32).reshape(-1, 4),
+        np.asarray([lookup[x] for x in labels], dtype=np.intp),
+        np.asarray(scores, dtype=np.float32),
+        n_rows=table.num_rows,
+        probabilities=probabilities,
+    )
+    return boxes, list(classes)
+
+
+def _parse_box(
+    box: dict[str, Any], where: str, i: int, problems: _Problems
+) -> tuple[list[float], str, float, list[float] | None] | None:
+    if "bbox" in box:
+        bbox = box["bbox"]
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            problems.add(i + 1, f"{where}.bbox", "must be [x, y, w, h]")
+            return None
+        raw = dict(zip("xywh", bbox, strict=True))
+    else:
+        raw = {k: box.get(k) for k in "xywh"}
+    coords = []
+    for key in "xywh":
+        value = raw.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
+            problems.add(i + 1, f"{where}.{key}", f"must be a finite number, got {value!r}")
+            return None
+        coords.append(float(value))
+    if coords[2] <= 0 or coords[3] <= 0:
+        problems.add(i + 1, f"{where}.w", f"box width and height must be > 0, got {coords[2:]}")
+        return None
+    label = box.get("label")
+    if label is None or str(label) == "":
+        problems.add(i + 1, f"{where}.label", "missing label")
+        return None
+    score = box.get("score")
+    if not isinstance(score, int | float) or not 0.0 <= float(score) <= 1.0:
+        problems.add(i + 1, f"{where}.score", f"must be a number in [0, 1], got {score!r}")
+        return None
+    probs = box.get("probabilities")
+    return coords, str(label), float(score), probs

@@ -77,7 +77,10 @@ def filter_mask(run: ModelRun, scores: NDArray[np.floating[Any]], flt: Filter) -
                 f"{', '.join(run.classes)}."
             )
         wanted = [run.classes.index(c) for c in flt.classes]
-        mask &= np.isin(run.predicted_index, wanted)
+        if run.task == "classification":
+            mask &= np.isin(run.predicted_index, wanted)
+        else:  # multi-label and detection rows can hold several classes
+            mask &= run.class_presence()[:, wanted].any(axis=1)
     if flt.min_confidence > 0.0 or flt.max_confidence < 1.0:
         confidence = 1.0 - scores
         # float32 probabilities: a row shown as 0.80 is inside a 0.80 bound

@@ -16,11 +16,31 @@ entropy            ``-sum(p * ln p) / ln C``          one-hot / uniform
 
 All four are computed with vectorised numpy over row blocks, never a Python loop per row, and
 with at most one temporary of a block's shape. float32 input is scored in float32.
+
+Other tasks (options in :class:`Scoring`, a plain, hashable value that the ledger records):
+
+* **Ensembles and MC dropout**, probabilities of shape (n, T, C): the four strategies above on
+  the mean over the T members, plus ``bald`` (mutual information
+  ``H(mean_t p_t) - mean_t H(p_t)``, divided by ``ln C``), ``vote_entropy`` (entropy of the
+  members' top-1 votes, divided by ``ln C``) and ``variation_ratio`` (``1 - votes for the
+  modal class / T``).
+* **Multi-label** (an independent sigmoid ``p`` per class): per class ``margin`` and
+  ``least_confidence`` are ``1 - |2p - 1|`` (least confidence of the binary decision rescaled to
+  [0, 1]), ``ratio`` is ``min(p, 1-p) / max(p, 1-p)`` and ``entropy`` the binary entropy in bits;
+  a row's score aggregates its classes by ``max`` (default) or ``mean``.
+* **Object detection**: per box ``1 - score`` (``least_confidence``), or any classification
+  strategy on the box's class probabilities when the detector gives them; an image aggregates
+  its boxes by ``max`` (default), ``mean``, ``sum`` (divided by the largest box count in the run,
+  so it stays in [0, 1] and ranks like the sum) or ``topk`` (mean of its ``top_k`` most
+  uncertain boxes), optionally over boxes of chosen ``classes`` only. An image with no (chosen)
+  boxes scores ``empty_score``: 0 (certain: nothing there, the default) or 1 (most uncertain:
+  a detector that finds nothing may have missed everything).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,9 +51,22 @@ from labelnext.errors import StrategyError
 if TYPE_CHECKING:
     from labelnext.runs import ModelRun
 
-__all__ = ["STRATEGIES", "run_scores", "scores_for_row", "uncertainty_scores"]
+__all__ = [
+    "AGGREGATIONS",
+    "ENSEMBLE_STRATEGIES",
+    "STRATEGIES",
+    "Scoring",
+    "ensemble_scores",
+    "multilabel_scores",
+    "run_scores",
+    "scores_for_row",
+    "supported_strategies",
+    "uncertainty_scores",
+]
 
 STRATEGIES = ("least_confidence", "margin", "ratio", "entropy")
+ENSEMBLE_STRATEGIES = ("bald", "vote_entropy", "variation_ratio")
+AGGREGATIONS = {"multilabel": ("max", "mean"), "detection": ("max", "mean", "sum", "topk")}
 
 # Rows per block: temporaries of (block, C) stay in cache; measured in benchmarks/bench_scoring.py
 BLOCK_ROWS = 65_536
@@ -141,35 +174,310 @@ def _scores(p: Floats, strategy: str, block_rows: int) -> Floats:
     return out
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How to score a run: the strategy and, for multi-label and detection, the aggregation.
+
+    Plain, hashable data: it keys caches and is stored with a batch (``params()``).
+
+    Parameters
+    ----------
+    strategy : str, default="least_confidence"
+    aggregation : {"max", "mean", "sum", "topk"}, default="max"
+        How a row's per-class (multi-label) or per-box (detection) uncertainties combine.
+        Multi-label allows max and mean.
+    top_k : int, default=3
+        Boxes averaged by ``aggregation="topk"``.
+    classes : tuple of str, default=()
+        Detection: score only boxes of these classes; empty means all.
+    empty_score : float, default=0.0
+        Detection: the score of an image with no (chosen) boxes; 0 = certain, 1 = most uncertain.
+    """
+
+    strategy: str = "least_confidence"
+    aggregation: str = "max"
+    top_k: int = 3
+    classes: tuple[str, ...] = ()
+    empty_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        valid = STRATEGIES + ENSEMBLE_STRATEGIES
+        if self.strategy not in valid:
+            raise StrategyError(
+                f"Unknown strategy {self.strategy!r}; valid strategies: {', '.join(valid)}."
+            )
+        if self.aggregation not in AGGREGATIONS["detection"]:
+            raise StrategyError(
+                f"Unknown aggregation {self.aggregation!r}; valid: "
+                f"{', '.join(AGGREGATIONS['detection'])}."
+            )
+        if self.top_k < 1:
+            raise StrategyError(f"top_k must be >= 1, got {self.top_k}")
+        if not 0.0 <= self.empty_score <= 1.0:
+            raise StrategyError(f"empty_score must be in [0, 1], got {self.empty_score}")
+
+    def params(self) -> dict[str, Any]:
+        """The options as a JSON-ready dict (what a batch records)."""
+        out = asdict(self)
+        out["classes"] = list(self.classes)
+        return out
+
+    def describe(self, task: str) -> str:
+        """A short human label, e.g. ``margin`` or ``least_confidence, max over boxes``."""
+        if task == "multilabel":
+            return f"{self.strategy}, {self.aggregation} over classes"
+        if task == "detection":
+            how = f"mean of top {self.top_k}" if self.aggregation == "topk" else self.aggregation
+            only = f", classes {'/'.join(self.classes)}" if self.classes else ""
+            return f"{self.strategy}, {how} over boxes{only}"
+        return self.strategy
+
+
 def supported_strategies(run: ModelRun) -> tuple[str, ...]:
-    """Strategies defined for this run: all four, or least confidence only for top-1 runs."""
+    """Strategies defined for this run, in the order a picker should offer them."""
+    if run.task == "detection":
+        has_probs = run.boxes is not None and run.boxes.probabilities is not None
+        return STRATEGIES if has_probs else ("least_confidence",)
+    if run.task == "multilabel":
+        return STRATEGIES
+    if run.samples is not None:
+        return STRATEGIES + ENSEMBLE_STRATEGIES
     return ("least_confidence",) if run.top1_only else STRATEGIES
 
 
-def run_scores(run: ModelRun, strategy: str) -> NDArray[np.float64]:
-    """Uncertainty score of every row of a run under ``strategy``; higher = label first.
+def run_scores(run: ModelRun, strategy: str | Scoring) -> NDArray[np.float64]:
+    """Uncertainty score of every row of a run; higher = label first, in [0, 1].
+
+    Parameters
+    ----------
+    run : ModelRun
+    strategy : str or Scoring
+        A strategy name (default options) or a :class:`Scoring`.
 
     Raises
     ------
     StrategyError
-        If the strategy is unknown, or the run has top-1 predictions only and the strategy needs
-        the full distribution.
+        If the strategy is unknown, or the run's predictions cannot support it (top-1 only,
+        no ensemble members, boxes without class probabilities), or the aggregation does not
+        apply to the run's task.
     """
-    _check_strategy(strategy)
+    scoring = strategy if isinstance(strategy, Scoring) else Scoring(strategy=strategy)
+    name = scoring.strategy
+    if name not in supported_strategies(run):
+        raise StrategyError(_unsupported_message(run, name))
+    if run.task == "multilabel":
+        assert run.probabilities is not None
+        return multilabel_scores(run.probabilities, name, aggregation=scoring.aggregation)
+    if run.task == "detection":
+        return _detection_scores(run, scoring)
     if run.probabilities is None:
-        if strategy != "least_confidence":
-            raise StrategyError(
-                f"Run '{run.name}' has top-1 predictions only (predicted_label + confidence), "
-                f"so only least_confidence is defined; {strategy!r} needs every class's "
-                "probability."
-            )
         assert run.top1_confidence is not None
         return np.clip(1.0 - run.top1_confidence.astype(np.float64), 0.0, 1.0)
-    return _scores(run.probabilities, strategy, BLOCK_ROWS).astype(np.float64, copy=False)
+    if name in ENSEMBLE_STRATEGIES:
+        assert run.samples is not None
+        return ensemble_scores(run.samples, name)
+    return _scores(run.probabilities, name, BLOCK_ROWS).astype(np.float64, copy=False)
+
+
+def _unsupported_message(run: ModelRun, name: str) -> str:
+    if name not in STRATEGIES + ENSEMBLE_STRATEGIES:
+        valid = STRATEGIES + ENSEMBLE_STRATEGIES
+        return f"Unknown strategy {name!r}; valid strategies: {', '.join(valid)}."
+    if run.task == "classification" and run.top1_only:
+        return (
+            f"Run '{run.name}' has top-1 predictions only (predicted_label + confidence), so only "
+            f"least_confidence is defined; {name!r} needs every class's probability."
+        )
+    if name in ENSEMBLE_STRATEGIES:
+        return (
+            f"Run '{run.name}' has no ensemble members or MC-dropout samples, so {name!r} is not "
+            "defined; it needs probabilities of shape (n, T, C)."
+        )
+    return (
+        f"Run '{run.name}' has detection boxes without class probabilities, so only "
+        f"least_confidence (1 - box score) is defined, not {name!r}."
+    )
+
+
+def multilabel_scores(
+    probabilities: NDArray[Any], strategy: str = "margin", *, aggregation: str = "max"
+) -> NDArray[np.float64]:
+    """Multi-label uncertainty: each class a binary decision, aggregated per row.
+
+    Parameters
+    ----------
+    probabilities : array-like of shape (n_rows, n_classes)
+        Independent per-class probabilities (sigmoids), each in [0, 1].
+    strategy : str, default="margin"
+        ``margin`` / ``least_confidence``: ``1 - |2p - 1|``; ``ratio``: ``min(p, 1-p) /
+        max(p, 1-p)``; ``entropy``: binary entropy in bits.
+    aggregation : {"max", "mean"}, default="max"
+
+    Returns
+    -------
+    scores : ndarray of shape (n_rows,)
+        In [0, 1]; higher = more uncertain.
+
+    Examples
+    --------
+    >>> multilabel_scores([[0.5, 0.9], [0.95, 0.05]], "margin").round(3).tolist()
+    [1.0, 0.1]
+    """
+    if aggregation not in AGGREGATIONS["multilabel"]:
+        raise StrategyError(
+            f"Unknown aggregation {aggregation!r} for multi-label; valid: "
+            f"{', '.join(AGGREGATIONS['multilabel'])}."
+        )
+    if strategy not in STRATEGIES:
+        raise StrategyError(
+            f"Unknown strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}."
+        )
+    p = np.asarray(probabilities, dtype=np.float64)
+    per_class = _binary_uncertainty(p, strategy)
+    reduced = per_class.max(axis=1) if aggregation == "max" else per_class.mean(axis=1)
+    return np.clip(reduced, 0.0, 1.0)
+
+
+def _binary_uncertainty(p: NDArray[np.float64], strategy: str) -> NDArray[np.float64]:
+    if strategy in ("margin", "least_confidence"):
+        return 1.0 - np.abs(2.0 * p - 1.0)
+    if strategy == "ratio":
+        q = 1.0 - p
+        high = np.maximum(p, q)
+        return np.minimum(p, q) / high
+    tiny = np.finfo(np.float64).tiny
+    q = 1.0 - p
+    return -(p * np.log2(np.maximum(p, tiny)) + q * np.log2(np.maximum(q, tiny)))
+
+
+def ensemble_scores(samples: NDArray[Any], strategy: str) -> NDArray[np.float64]:
+    """Scores from ensemble members or MC-dropout samples; higher = more uncertain.
+
+    Parameters
+    ----------
+    samples : array-like of shape (n_rows, n_members, n_classes)
+    strategy : {"bald", "vote_entropy", "variation_ratio"} or a classification strategy
+        Classification strategies score the mean over members.
+
+    Examples
+    --------
+    Two members that are each sure, but of different classes, disagree completely:
+
+    >>> s = [[[1.0, 0.0], [0.0, 1.0]], [[0.9, 0.1], [0.9, 0.1]]]
+    >>> ensemble_scores(s, "bald").round(3).tolist()
+    [1.0, 0.0]
+    """
+    t = np.asarray(samples, dtype=np.float64)
+    if t.ndim != 3:
+        raise ValueError(f"samples must have shape (n_rows, n_members, n_classes), got {t.shape}")
+    n, members, c = t.shape
+    mean = t.mean(axis=1)
+    if strategy in STRATEGIES:
+        return np.asarray(_scores(mean, strategy, BLOCK_ROWS), dtype=np.float64)
+    log_c = np.log(c)
+    if strategy == "bald":
+        tiny = np.finfo(np.float64).tiny
+        entropy_of_mean = -(mean * np.log(np.maximum(mean, tiny))).sum(axis=1)
+        mean_entropy = -(t * np.log(np.maximum(t, tiny))).sum(axis=2).mean(axis=1)
+        return np.clip((entropy_of_mean - mean_entropy) / log_c, 0.0, 1.0)
+    votes = np.zeros((n, c))
+    np.add.at(votes, (np.repeat(np.arange(n), members), t.argmax(axis=2).ravel()), 1.0)
+    if strategy == "vote_entropy":
+        share = votes / members
+        tiny = np.finfo(np.float64).tiny
+        return np.clip(-(share * np.log(np.maximum(share, tiny))).sum(axis=1) / log_c, 0.0, 1.0)
+    if strategy == "variation_ratio":
+        return 1.0 - votes.max(axis=1) / members
+    raise StrategyError(
+        f"Unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES + ENSEMBLE_STRATEGIES)}."
+    )
+
+
+def _detection_scores(run: ModelRun, scoring: Scoring) -> NDArray[np.float64]:
+    boxes = run.boxes
+    assert boxes is not None
+    if scoring.strategy == "least_confidence" and boxes.probabilities is None:
+        per_box = 1.0 - boxes.score.astype(np.float64)
+    elif boxes.probabilities is not None:
+        per_box = np.asarray(
+            _scores(boxes.probabilities.astype(np.float64), scoring.strategy, BLOCK_ROWS),
+            dtype=np.float64,
+        )
+    else:  # pragma: no cover - supported_strategies refused it
+        raise StrategyError(_unsupported_message(run, scoring.strategy))
+    keep = np.ones(boxes.n_boxes, dtype=bool)
+    if scoring.classes:
+        unknown = sorted(set(scoring.classes) - set(run.classes))
+        if unknown:
+            raise StrategyError(
+                f"Unknown class(es) {', '.join(unknown)}; the run's classes are "
+                f"{', '.join(run.classes)}."
+            )
+        keep = np.isin(boxes.label, [run.classes.index(c) for c in scoring.classes])
+    return aggregate_boxes(
+        np.clip(per_box, 0.0, 1.0)[keep],
+        boxes.row[keep],
+        run.n_rows,
+        how=scoring.aggregation,
+        top_k=scoring.top_k,
+        empty_score=scoring.empty_score,
+        max_count=int(boxes.counts.max()) if boxes.n_boxes else 1,
+    )
+
+
+def aggregate_boxes(
+    values: NDArray[np.float64],
+    rows: NDArray[np.int64],
+    n_rows: int,
+    *,
+    how: str = "max",
+    top_k: int = 3,
+    empty_score: float = 0.0,
+    max_count: int | None = None,
+) -> NDArray[np.float64]:
+    """Combine per-box uncertainties into one score per image (row).
+
+    ``rows`` must be non-decreasing (as in :class:`~labelnext.boxes.Boxes`). ``sum`` is divided
+    by ``max_count`` (the largest box count in the run) so it stays in [0, 1].
+
+    Examples
+    --------
+    >>> aggregate_boxes(np.array([0.2, 0.6, 0.4]), np.array([0, 0, 2]), 3, how="mean").tolist()
+    [0.4, 0.0, 0.4]
+    """
+    if how not in AGGREGATIONS["detection"]:
+        raise StrategyError(
+            f"Unknown aggregation {how!r}; valid: {', '.join(AGGREGATIONS['detection'])}."
+        )
+    counts = np.bincount(rows, minlength=n_rows).astype(np.float64)
+    out = np.full(n_rows, float(empty_score))
+    has = counts > 0
+    if not has.any():
+        return out
+    if how == "max":
+        starts = np.searchsorted(rows, np.flatnonzero(has))
+        out[has] = np.maximum.reduceat(values, starts)
+    elif how == "mean":
+        out[has] = np.bincount(rows, weights=values, minlength=n_rows)[has] / counts[has]
+    elif how == "sum":
+        denominator = float(max_count or counts.max())
+        out[has] = np.bincount(rows, weights=values, minlength=n_rows)[has] / denominator
+    else:  # topk: mean of each image's top_k most uncertain boxes
+        order = np.lexsort((-values, rows))
+        sorted_rows = rows[order]
+        first = np.searchsorted(sorted_rows, sorted_rows)  # index of each row's first box
+        within = np.arange(len(order)) - first
+        take = order[within < top_k]
+        kept = np.bincount(rows[take], minlength=n_rows).astype(np.float64)
+        sums = np.bincount(rows[take], weights=values[take], minlength=n_rows)
+        out[has] = sums[has] / kept[has]
+    return np.clip(out, 0.0, 1.0)
 
 
 def scores_for_row(run: ModelRun, i: int) -> dict[str, float]:
     """Row ``i``'s score under every strategy the run supports (higher = more uncertain)."""
+    if run.task in ("multilabel", "detection") or run.samples is not None:
+        return {s: float(run_scores(run, s)[i]) for s in supported_strategies(run)}
     if run.probabilities is None:
         assert run.top1_confidence is not None
         return {"least_confidence": float(1.0 - run.top1_confidence[i])}
