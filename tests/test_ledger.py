@@ -87,13 +87,18 @@ class FakeRun:
 
 def test_new_ledger_is_at_the_newest_schema_revision(ledger: Ledger) -> None:
     from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
-    from labelnext.ledger import metadata
+    from labelnext.ledger import MIGRATIONS_DIR, SCHEMA_HEAD, metadata
 
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD == "0002"
     with ledger.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == SCHEMA_HEAD
         diff = compare_metadata(context, metadata)
     assert diff == []
 
