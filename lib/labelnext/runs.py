@@ -1201,7 +1201,7 @@ def _read_boxes(
 def _parse_box(
     box: dict[str, Any], where: str, i: int, problems: _Problems
 ) -> tuple[list[float], str, float, list[float] | None] | None:
-    if "bbox" in box:
+    if box.get("bbox") is not None:
         bbox = box["bbox"]
         if not isinstance(bbox, list) or len(bbox) != 4:
             problems.add(i + 1, f"{where}.bbox", "must be [x, y, w, h]")
