@@ -29,6 +29,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -389,14 +390,14 @@ def load_run(
     if not data.strip():
         raise problems.fail(None, None, "the file is empty")
 
-    table = _read_table(data, suffix, problems)
+    # sha256 releases the GIL on large buffers: hash on a second core while the table parses
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(_content_hash, data, config)
+        table = _read_table(data, suffix, problems)
     if table.num_rows == 0:
         raise problems.fail(None, None, "the file has a header but no data rows")
 
-    hasher = hashlib.sha256(data)
-    if config:
-        hasher.update(json.dumps(config, sort_keys=True).encode())
-    return build_run(table, found, roots, problems, renormalize, hasher.hexdigest())
+    return build_run(table, found, roots, problems, renormalize, digest.result())
 
 
 def build_run(
@@ -567,6 +568,14 @@ def locate_run(
     return RunSource(label, suffix, config, folder, path, data)
 
 
+def _content_hash(data: bytes, config: dict[str, Any]) -> str:
+    """sha256 of the predictions file, and of run.json's settings when there is one."""
+    hasher = hashlib.sha256(data)
+    if config:
+        hasher.update(json.dumps(config, sort_keys=True).encode())
+    return hasher.hexdigest()
+
+
 def _opt_str(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -699,19 +708,30 @@ def _strings(column: pa.ChunkedArray) -> NDArray[np.object_]:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
 
 
+def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    return pc.cast(column, pa.string())
+
+
 def _check_ids(column: pa.ChunkedArray, problems: _Problems) -> NDArray[np.object_]:
+    # Arrow compute, not pandas string methods: this runs on every row of a million-row run
     try:
-        ids = _strings(column)
+        text = _text_column(column)
     except pa.ArrowException as exc:
         raise problems.fail(None, "data_row_id", f"cannot be read as text ({exc})") from None
-    empty = pd.isna(ids) | (pd.Series(ids, dtype=object).astype(str).str.strip() == "").to_numpy()
-    empty |= pd.isna(ids)
-    problems.add_rows(np.flatnonzero(empty), "data_row_id", "empty data_row_id")
-    series = pd.Series(ids)
-    dup = series.duplicated(keep="first").to_numpy() & ~empty
+    blank = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
+    empty = pc.fill_null(pc.or_kleene(pc.is_null(text), blank), True)
+    empty_np = np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
+    problems.add_rows(np.flatnonzero(empty_np), "data_row_id", "empty data_row_id")
+    ids = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    if pc.count_distinct(text, mode="all").as_py() == len(text):
+        return ids
+    series = pd.Series(ids, dtype=object)
+    dup = series.duplicated(keep="first").to_numpy() & ~empty_np
     if dup.any():
         first: dict[str, int] = {}
-        for i in np.flatnonzero(series.duplicated(keep=False).to_numpy() & ~empty):
+        for i in np.flatnonzero(series.duplicated(keep=False).to_numpy() & ~empty_np):
             first.setdefault(ids[i], int(i) + 1 + problems.offset)
         for i in np.flatnonzero(dup)[: problems.limit + 1]:
             problems.add(
@@ -776,7 +796,10 @@ def _read_predictions(
                 problems.raise_if_any()
             cols = [prefix + c for c in declared]
             classes = list(declared)
-        matrix = np.column_stack([_numeric(table, c, problems) for c in cols])
+        # probabilities are held as float32 from the start: one (n, C) array, no float64 copy
+        matrix = np.empty((table.num_rows, len(cols)), dtype=np.float32 if prob_cols else float)
+        for j, name in enumerate(cols):
+            matrix[:, j] = _numeric(table, name, problems)
         if prob_cols:
             probs = _check_probabilities(matrix, cols, renormalize, problems)
         else:
@@ -880,12 +903,14 @@ def _list_column(column: pa.ChunkedArray, name: str, problems: _Problems) -> NDA
 
 
 def _report_bad_values(
-    matrix: NDArray[np.float64],
+    matrix: NDArray[np.floating[Any]],
     names: Sequence[str],
     problems: _Problems,
     *,
     negative: bool = True,
 ) -> None:
+    if np.isfinite(matrix).all() and (not negative or matrix.min(initial=0.0) >= 0):
+        return  # the common case, in one pass
     for j, name in enumerate(names):
         col = matrix[:, j]
         checks = [("NaN", np.isnan(col)), ("infinite", np.isinf(col))]
@@ -898,11 +923,14 @@ def _report_bad_values(
 
 
 def _check_probabilities(
-    matrix: NDArray[np.float64], names: Sequence[str], renormalize: bool, problems: _Problems
+    matrix: NDArray[np.floating[Any]],
+    names: Sequence[str],
+    renormalize: bool,
+    problems: _Problems,
 ) -> NDArray[np.float32]:
     _report_bad_values(matrix, names, problems)
     problems.raise_if_any()
-    sums = matrix.sum(axis=1)
+    sums = matrix.sum(axis=1, dtype=np.float64)
     off = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
     if len(off):
         if renormalize:
@@ -981,12 +1009,16 @@ def _check_image_refs(
     Only absolute paths and paths with ``..`` can leave the image root, so only those are resolved
     here (cheap at a million rows); :meth:`ModelRun.image_location` checks again when reading.
     """
-    series = pd.Series(images, dtype=object).fillna("").astype(str)
-    suspicious = series.str.startswith(("/", "~")) | series.str.contains("..", regex=False)
-    suspicious &= ~series.str.startswith(("http://", "https://"))
-    for i in np.flatnonzero(suspicious.to_numpy()):
+    text = pa.array(images, type=pa.string()).fill_null("")
+    suspicious = pc.or_(
+        pc.or_(pc.starts_with(text, "/"), pc.starts_with(text, "~")),
+        pc.match_substring(text, ".."),
+    )
+    url = pc.or_(pc.starts_with(text, "http://"), pc.starts_with(text, "https://"))
+    flagged = pc.and_(suspicious, pc.invert(url)).to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(flagged):
         try:
-            resolve_image_path(series.iloc[i], image_root, roots)
+            resolve_image_path(str(images[i]), image_root, roots)
         except PathNotAllowedError as exc:
             problems.add(int(i) + 1, "image", str(exc))
 
