@@ -358,6 +358,9 @@ class Ledger:
         self._backend = self._engine.dialect.name
         try:
             self._migrate()
+        except sa.exc.DBAPIError as exc:
+            self._engine.dispose()
+            raise LedgerError(f"Cannot open the ledger at {self!r}: {exc.orig}") from exc
         except Exception:
             self._engine.dispose()
             raise
