@@ -155,6 +155,8 @@ def top_k(
     """
     if k < 1:
         raise SelectionError(f"k must be >= 1, got {k}")
+    if mask is None and 0 < k < len(scores) // 4:
+        return _top_k_unmasked(np.asarray(scores), ids, k, id_rank)
     keep = np.flatnonzero(mask) if mask is not None else np.arange(len(scores))
     if len(keep) == 0:
         raise EmptyPoolError("The pool is empty: no row is left after filters and exclusions.")
@@ -172,6 +174,24 @@ def top_k(
         tied = tied[np.argsort(tiebreak[keep[tied]], kind="stable")[: k - len(above)]]
     chosen = keep[np.concatenate([above, tied])]
     return chosen[np.lexsort((tiebreak[chosen], -np.asarray(scores)[chosen]))].astype(np.int64)
+
+
+def _top_k_unmasked(
+    scores: NDArray[np.floating[Any]],
+    ids: NDArray[Any],
+    k: int,
+    id_rank: NDArray[np.int64] | None,
+) -> NDArray[np.int64]:
+    """top_k without a mask: no index gather and no negated copies of the scores."""
+    n = len(scores)
+    kth = np.partition(scores, n - k)[n - k]
+    above = np.flatnonzero(scores > kth)
+    tied = np.flatnonzero(scores == kth)
+    tiebreak = _tiebreak(ids, id_rank)
+    if len(above) + len(tied) > k:
+        tied = tied[np.argsort(tiebreak[tied], kind="stable")[: k - len(above)]]
+    chosen = np.concatenate([above, tied])
+    return chosen[np.lexsort((tiebreak[chosen], -scores[chosen]))].astype(np.int64)
 
 
 def ranked(
