@@ -8,11 +8,12 @@ from datetime import date
 import numpy as np
 import streamlit as st
 
+from labelnext import export
 from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.select import rows_frame
 from labelnext_app import cache, charts, state, ui
 
-NEW_PROJECT = "➕ New project…"
+NEW_PROJECT = "New project…"
 EXPORT_FORMATS = {
     "csv": "CSV",
     "parquet": "Parquet",
@@ -89,6 +90,8 @@ def _submit(run_key: str, strategy: str) -> None:
     state.clear_selection()
     ss["batch_client_token"] = uuid.uuid4().hex
     ss.pop("batch_name", None)  # a fresh suggestion for the next batch
+    ss["batch_project"] = project  # it exists now: offer it first next time
+    ss["batch_new_project"] = ""
 
 
 run = state.current_run()
@@ -230,11 +233,6 @@ st.dataframe(
     },
 )
 
-try:
-    from labelnext.export import export_batch
-except ImportError:  # the export module is optional while it is being built
-    export_batch = None
-
 ids = history["batch_id"].astype(int).tolist()
 names = dict(zip(ids, history["name"], strict=True))
 e1, e2 = st.columns([2, 5], vertical_alignment="bottom")
@@ -246,18 +244,20 @@ pick = e1.selectbox(
     format_func=lambda i: f"#{i} · {names[i]}",
     key="batch_export_pick",
 )
-with e2:
-    if export_batch is None:
-        st.caption("Exports are not available in this installation.")
-    else:
-        buttons = st.container(horizontal=True)
-        for fmt, label in EXPORT_FORMATS.items():
-            ext = {"labelbox": "ndjson", "labelstudio": "json"}.get(fmt, fmt)
-            buttons.download_button(
-                label,
-                data=lambda fmt=fmt, batch=pick: export_batch(ledger, batch, fmt),
-                file_name=f"batch-{pick}-{fmt}.{ext}",
-                key=f"batch_download_{fmt}",
-                on_click="ignore",
-                icon=":material/download:",
-            )
+info = ledger.batch(int(pick))
+buttons = e2.container(horizontal=True)
+for fmt, label in EXPORT_FORMATS.items():
+    # The file is made only when the button is clicked (a callable); the click marks the
+    # batch exported, so drawing the history does not.
+    buttons.download_button(
+        label,
+        data=lambda fmt=fmt, batch=int(pick): export.export_batch(
+            ledger, batch, fmt, mark_exported=False
+        ),
+        file_name=export.file_name(info, fmt),
+        mime=export.media_type(fmt),
+        key=f"batch_download_{fmt}",
+        on_click=ledger.mark_exported,
+        args=(int(pick),),
+        icon=":material/download:",
+    )

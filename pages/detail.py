@@ -5,6 +5,8 @@ Deep link: ``?run=<run key>&row=<data_row_id>``. Previous/next follow the Review
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -20,6 +22,13 @@ ss = st.session_state
 def _go(data_row_id: str) -> None:
     st.query_params["run"] = ss.get(state.RUN_KEY, "")
     st.query_params["row"] = data_row_id
+
+
+def _show(value: object) -> str:
+    """A metadata value as people read it: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def _toggle(data_row_id: str) -> None:
@@ -111,7 +120,17 @@ with left:
         st.warning(str(exc))
     with st.spinner("Drawing…"):
         picture = thumbnails.detail_image(location, label=label, confidence=conf, size=448)
-    st.image(picture, width=448, caption=str(location or "no image"))
+    st.image(picture, width=448, caption=Path(str(location)).name if location else "no image")
+    if len(run.metadata.columns):
+        st.markdown("**Metadata**")
+        values = run.metadata.iloc[row]
+        meta = pd.DataFrame(
+            {
+                "field": [str(c) for c in run.metadata.columns],
+                "value": [_show(v) for v in values.tolist()],
+            }
+        )
+        st.dataframe(meta, hide_index=True, key="detail_meta", width=448)
 
 with right:
     c1, c2 = st.columns(2)
@@ -136,10 +155,3 @@ with right:
         ]
     )
     st.dataframe(table, hide_index=True, key="detail_scores", width="stretch")
-
-if len(run.metadata.columns):
-    st.markdown("**Metadata**")
-    meta = run.metadata.iloc[[row]].T.reset_index()
-    meta.columns = ["field", "value"]
-    meta["value"] = meta["value"].astype(str)
-    st.dataframe(meta, hide_index=True, key="detail_meta", width=520)

@@ -1,0 +1,124 @@
+"""Batch page: submit the selection to the ledger, conflicts, history and exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_support import assert_clean, ledger_for, make_app, sample_run, selection
+from streamlit.testing.v1 import AppTest
+
+from labelnext.select import ranked
+
+NEW = "New project…"
+
+
+def _batch_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ids: list[str]) -> AppTest:
+    at = make_app(tmp_path, monkeypatch).run()
+    at.session_state["selection"] = set(ids)
+    at.sidebar.text_input(key="sidebar_user").input("Ada").run()
+    at.switch_page("pages/batch.py").run()
+    assert_clean(at)
+    return at
+
+
+def _submit(at: AppTest, project: str, *, new: bool = True, on_conflict: str | None = None) -> None:
+    if new:
+        at.selectbox(key="batch_project").set_value(NEW)
+        at.text_input(key="batch_new_project").input(project)
+    else:
+        at.selectbox(key="batch_project").set_value(project)
+    if on_conflict:
+        at.radio(key="batch_on_conflict").set_value(on_conflict)
+    at.button(key="batch_submit").click().run()
+
+
+def test_submit_stores_exactly_the_selection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = sample_run()
+    top = ranked(run, "least_confidence", k=12)
+    ids = list(top["data_row_id"])[::2]
+    at = _batch_page(tmp_path, monkeypatch, ids)
+    assert at.metric[0].value == "6"
+    assert at.text_input(key="batch_name").value.startswith(f"{run.name}-least_confidence-")
+    at.select_slider(key="batch_priority").set_value(2)
+    at.text_area(key="batch_note").input("ambiguous 4s and 9s")
+    _submit(at, "digits-review")
+    assert_clean(at)
+    assert at.success[0].value.startswith("Batch #1 stored in project “digits-review” with 6 rows")
+    assert selection(at) == set()
+    assert at.sidebar.metric[0].value == "0"
+
+    ledger = ledger_for(tmp_path)
+    stored = ledger.batch_rows(1)
+    assert sorted(stored["data_row_id"]) == sorted(ids)
+    info = ledger.batch(1)
+    assert (info.project, info.priority, info.note, info.created_by, info.strategy) == (
+        "digits-review",
+        2,
+        "ambiguous 4s and 9s",
+        "Ada",
+        "least_confidence",
+    )
+    # rows keep the order, scores and confidences of the strategy at selection time
+    expected = top.set_index("data_row_id").loc[ids]
+    assert list(stored["data_row_id"]) == ids
+    assert list(stored["score"]) == pytest.approx(list(expected["score"]))
+    # the batch shows in the history
+    history = at.dataframe[-1].value
+    assert list(history["batch_id"]) == [1] and list(history["n_rows"]) == [6]
+
+
+def test_the_form_token_is_the_client_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = list(ranked(sample_run(), "margin", k=3)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids)
+    token = at.session_state["batch_client_token"]
+    _submit(at, "p")
+    assert ledger_for(tmp_path).batch(1).client_token == token
+    assert at.session_state["batch_client_token"] != token  # the next form gets a new one
+
+
+def test_conflicts_are_refused_or_trimmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = list(ranked(sample_run(), "least_confidence", k=6)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids[:3])
+    _submit(at, "p")
+    assert at.success
+    at.session_state["selection"] = set(ids[2:5])
+    at.run()
+    _submit(at, "p", new=False)
+    assert not at.exception
+    assert f"{ids[2]} (batch 1)" in at.error[0].value
+    assert at.dataframe[0].value.to_dict("records") == [{"data_row_id": ids[2], "open batch": 1}]
+    assert selection(at) == set(ids[2:5])  # nothing submitted, selection kept
+    assert len(ledger_for(tmp_path).batches()) == 1
+    _submit(at, "p", new=False, on_conflict="Leave those rows out")
+    assert_clean(at)
+    assert "with 2 rows. Left out 1 row(s)" in at.success[0].value
+    assert sorted(ledger_for(tmp_path).batch_rows(2)["data_row_id"]) == sorted(ids[3:5])
+
+
+def test_missing_name_and_project_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = make_app(tmp_path, monkeypatch).run()
+    at.session_state["selection"] = {"mnist-00000"}
+    at.switch_page("pages/batch.py").run()
+    at.button(key="batch_submit").click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "enter your name in the sidebar" in message
+    assert "choose a project or type the name of a new one" in message
+    assert selection(at) == {"mnist-00000"}
+
+
+def test_empty_selection_cannot_be_submitted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = make_app(tmp_path, monkeypatch).run()
+    at.switch_page("pages/batch.py").run()
+    assert_clean(at)
+    assert at.button(key="batch_submit").disabled
+    assert "Nothing is selected yet" in at.info[0].value
