@@ -79,6 +79,8 @@ def sidebar(run: ModelRun | None) -> None:
     with st.sidebar:
         st.markdown("### labelnext")
         if run is None:
+            if ss.get("run_error"):
+                st.error(f"Could not open {state.run_label(ss.get(state.RUN_KEY))}.")
             st.caption("No run open — choose one on Home.")
         else:
             st.markdown(f"**Run** · {run.name}")

@@ -9,8 +9,8 @@ import numpy as np
 import streamlit as st
 
 from labelnext import export
+from labelnext import view as views
 from labelnext.errors import BatchConflictError, LabelnextError
-from labelnext.select import rows_frame
 from labelnext_app import cache, charts, state, ui
 
 NEW_PROJECT = "New project…"
@@ -55,10 +55,9 @@ def _submit(run_key: str, strategy: str) -> None:
     if problems or run is None:
         ss["batch_result"] = ("error", "Not submitted: " + "; ".join(problems) + ".")
         return
-    scores = state.run_scores(run, strategy)
-    order = state.run_order(run, strategy)
-    picked = order[np.isin(run.ids[order], list(chosen))]
-    rows = rows_frame(run, picked, scores)
+    rows = views.selection_frame(
+        run, state.run_scores(run, strategy), chosen, full_order=state.run_order(run, strategy)
+    )
     ledger = cache.ledger()
     try:
         result = ledger.submit(

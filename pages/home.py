@@ -11,7 +11,16 @@ from labelnext.errors import LabelnextError
 from labelnext.runs import allowed_roots_from_env
 from labelnext_app import charts, state, ui
 
-MAX_UPLOAD_MB = int(os.environ.get("LABELNEXT_MAX_UPLOAD_MB", "200"))
+
+def _max_upload_mb() -> int:
+    """LABELNEXT_MAX_UPLOAD_MB, default 200 (also the default when the value is not a number)."""
+    try:
+        return max(0, int(os.environ.get("LABELNEXT_MAX_UPLOAD_MB", "200")))
+    except ValueError:
+        return 200
+
+
+MAX_UPLOAD_MB = _max_upload_mb()
 
 
 def _choose_sample() -> None:
@@ -76,7 +85,7 @@ with st.container(border=True):
             f"Predictions file (CSV, Parquet or JSON Lines, up to {MAX_UPLOAD_MB} MB)",
             type=["csv", "parquet", "jsonl", "ndjson"],
             key="home_upload",
-            max_upload_size=MAX_UPLOAD_MB,
+            max_upload_size=max(1, MAX_UPLOAD_MB),  # the widget needs >= 1; bytes checked below
         )
         if upload is not None and st.button(
             "Open this file", key="home_open_upload", type="primary"

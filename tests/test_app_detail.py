@@ -79,3 +79,18 @@ def test_back_to_grid_lands_on_the_rows_page(
     assert_clean(at)
     assert at.session_state["review_page"] == 3
     assert f"review_pick_{rid}" in [c.key for c in at.checkbox]
+
+
+def test_deep_link_to_a_refused_run_explains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = make_app(tmp_path, monkeypatch)
+    at.query_params["run"] = "path:/etc"
+    at.query_params["row"] = "x"
+    at.run()
+    assert not at.exception
+    assert at.session_state["run_key"] == "path:/etc"
+    assert "Could not open /etc" in at.sidebar.error[0].value
+    assert "outside the folders this server may read" in at.session_state["run_error"]
+    at.switch_page("pages/home.py").run()
+    assert "outside the folders this server may read" in at.error[0].value

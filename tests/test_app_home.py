@@ -122,3 +122,15 @@ def test_server_path_inside_allowed_roots(tmp_path: Path, monkeypatch: pytest.Mo
     assert_clean(at)
     assert at.session_state["run_key"] == f"path:{root / 'good.csv'}"
     assert _metric(at, "Rows") == "3"
+
+
+def test_upload_widget_and_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = make_app(tmp_path, monkeypatch)
+    monkeypatch.setenv("LABELNEXT_MAX_UPLOAD_MB", "0")
+    at.run()
+    at.segmented_control(key="home_source").set_value("Upload a file").run()
+    assert not at.exception
+    at.session_state["home_pending_upload"] = ("mine.csv", GOOD_CSV)
+    at.run()
+    assert "the limit is 0 MB (LABELNEXT_MAX_UPLOAD_MB)" in at.error[0].value
+    assert at.session_state["run_key"] == SAMPLE_KEY

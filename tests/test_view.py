@@ -19,6 +19,7 @@ from labelnext.view import (
     select_confidence_range,
     select_page,
     select_top_n,
+    selection_frame,
     toggle,
 )
 
@@ -176,3 +177,21 @@ def test_bulk_ops_do_not_mutate_their_input(view: View) -> None:
     select_top_n(original, view, 3)
     toggle(original, "r1")
     assert original == {"r1"}
+
+
+def test_selection_frame_is_in_view_order(run: ModelRun, scores: np.ndarray) -> None:
+    frame = selection_frame(run, scores, {"r6", "r2", "r3", "unknown"})
+    assert list(frame.columns) == [
+        "data_row_id",
+        "image",
+        "predicted_label",
+        "score",
+        "confidence",
+        "rank",
+    ]
+    assert list(frame["data_row_id"]) == ["r2", "r3", "r6"]
+    assert list(frame["rank"]) == [1, 2, 3]
+    assert list(frame["predicted_label"]) == ["cat", "dog", "cat"]
+    assert frame["score"].tolist() == pytest.approx([0.45, 0.30, 0.01], abs=1e-6)
+    assert frame["confidence"].tolist() == pytest.approx([0.55, 0.70, 0.99], abs=1e-6)
+    assert selection_frame(run, scores, set()).empty

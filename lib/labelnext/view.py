@@ -12,6 +12,7 @@ keeps (``st.session_state`` in the dashboard).
 Examples
 --------
 >>> import numpy as np
+import pandas as pd
 >>> v = View(order=np.array([4, 2, 0, 1, 3]), ids=np.array(list("abcde"), dtype=object))
 >>> v.n_pages(2)
 3
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from labelnext import select
@@ -45,6 +47,7 @@ __all__ = [
     "select_confidence_range",
     "select_page",
     "select_top_n",
+    "selection_frame",
     "toggle",
 ]
 
@@ -172,6 +175,32 @@ def build_view(
         mask = select.filter_mask(run, scores, flt)
         kept = full_order[mask[full_order]]
     return View(order=kept, ids=run.ids, n_pool=run.n_rows)
+
+
+def selection_frame(
+    run: ModelRun,
+    scores: NDArray[np.floating[Any]],
+    selected: Iterable[str],
+    *,
+    full_order: NDArray[np.int64] | None = None,
+) -> pd.DataFrame:
+    """The selected rows as a table for :meth:`labelnext.ledger.Ledger.submit`.
+
+    Rows come most uncertain first (the run's order under the strategy the scores come from);
+    ``rank`` is the position within the selection (1 = label first). Ids that are not in the run
+    are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :func:`labelnext.select.ranked`: ``data_row_id, image, predicted_label, score,
+        confidence, rank``.
+    """
+    if full_order is None:
+        full_order = select.order(np.asarray(scores), run.ids, id_rank=run.id_rank)
+    wanted = np.zeros(run.n_rows, dtype=bool)
+    wanted[run.positions(selected)] = True
+    return select.rows_frame(run, full_order[wanted[full_order]], scores)
 
 
 def clamp_page(page: int, n_pages: int) -> int:
