@@ -28,11 +28,14 @@ def submit_at_the_barrier(
     on_conflict: str,
     client_token: str | None,
 ) -> None:
-    """Open the ledger, wait for every sibling, then submit at the same moment; report back."""
+    """Open the ledger together with every sibling (the first open creates the schema), then
+    submit at the same moment; report back."""
     from labelnext.errors import BatchConflictError
     from labelnext.ledger import Ledger
 
+    ledger = None
     try:
+        barrier.wait(timeout=120)
         ledger = Ledger(url)
         barrier.wait(timeout=120)
         result = ledger.submit(
@@ -53,7 +56,8 @@ def submit_at_the_barrier(
     except BaseException as exc:  # reported to the test, which fails on it
         results.put((name, "error", repr(exc)))
     finally:
-        ledger.close()
+        if ledger is not None:
+            ledger.close()
 
 
 def submit_and_hang(url: str, ids: list[str], marker: str) -> None:
