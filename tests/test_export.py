@@ -1,12 +1,12 @@
 """Batch exports, each read back by the consuming side's library or checked against its schema.
 
-CSV, Parquet and JSON Lines are read with pandas / pyarrow. Label Studio and Labelbox are checked
-against JSON Schemas transcribed from their documented import formats (Label Studio "Import
-pre-annotated data": tasks with ``data`` and ``predictions``; Labelbox "Import image
-predictions": NDJSON radio classification with ``answer.confidence`` keyed by ``dataRow.globalKey``,
-and ``Project.create_batch(name, data_rows=None, priority=5, consensus_settings=None,
-global_keys=None)``). Their SDKs are not installed in the test environment: label-studio-sdk pins
-numpy below the version the project uses.
+CSV, Parquet and JSON Lines are read with pandas / pyarrow. Labelbox pre-labels are compared with
+what the labelbox SDK's own ``NDJsonConverter`` writes for the same radio answers (and checked
+against the documented NDJSON schema); ``batch.json`` against the parameters of
+``Project.create_batch(name, data_rows=None, priority=5, consensus_settings=None,
+global_keys=None)``. Label Studio tasks are checked against a JSON Schema transcribed from its
+documented import format ("Import pre-annotated data": tasks with ``data`` and ``predictions``):
+label-studio-sdk is not installed, because it pins numpy below the version the project uses.
 """
 
 from __future__ import annotations
@@ -341,3 +341,34 @@ def test_bad_format_and_unknown_batch(exported: tuple[Ledger, int]) -> None:
     with pytest.raises(LedgerError, match=r"batch_id: there is no batch 404"):
         export_batch(ledger, 404, "csv")
     assert ledger.batch(batch_id).status == "queued"
+
+
+def test_labelbox_predictions_are_what_the_labelbox_sdk_writes(
+    exported: tuple[Ledger, int],
+) -> None:
+    """The same pre-labels built with labelbox's own types serialise to identical NDJSON."""
+    pytest.importorskip("labelbox")
+    import labelbox.types as lb
+    from labelbox.data.serialization import NDJsonConverter
+
+    ledger, batch_id = exported
+    archive = zipfile.ZipFile(io.BytesIO(export_batch(ledger, batch_id, "labelbox")))
+    ours = [json.loads(line) for line in archive.read("predictions.ndjson").splitlines()]
+    labels = [
+        lb.Label(
+            data=lb.GenericDataRowData(global_key=p["dataRow"]["globalKey"]),
+            annotations=[
+                lb.ClassificationAnnotation(
+                    name=p["name"],
+                    value=lb.Radio(
+                        answer=lb.ClassificationAnswer(
+                            name=p["answer"]["name"], confidence=p["answer"]["confidence"]
+                        )
+                    ),
+                    extra={"uuid": p["uuid"]},
+                )
+            ],
+        )
+        for p in ours
+    ]
+    assert list(NDJsonConverter.serialize(labels)) == ours
