@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -26,7 +27,7 @@ def _go(data_row_id: str) -> None:
 
 def _show(value: object) -> str:
     """A metadata value as people read it: floats to 4 significant digits."""
-    if isinstance(value, float):
+    if isinstance(value, float | np.floating):
         return f"{value:.4g}"
     return str(value)
 

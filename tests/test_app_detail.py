@@ -94,3 +94,14 @@ def test_deep_link_to_a_refused_run_explains(
     assert "outside the folders this server may read" in at.session_state["run_error"]
     at.switch_page("pages/home.py").run()
     assert "outside the folders this server may read" in at.error[0].value
+
+
+def test_metadata_is_shown_readably(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = sample_run()
+    rid = str(run.ids[0])
+    at = _open(tmp_path, monkeypatch, rid)
+    meta = next(d.value for d in at.dataframe if "field" in d.value.columns)
+    shown = dict(zip(meta["field"], meta["value"], strict=True))
+    assert list(shown) == [str(c) for c in run.metadata.columns]
+    assert shown["mean_intensity"] == f"{float(run.metadata['mean_intensity'].iloc[0]):.4g}"
+    assert shown["ink_level"] == str(run.metadata["ink_level"].iloc[0])

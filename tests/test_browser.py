@@ -149,6 +149,8 @@ def test_review_journey(server: tuple[str, Path]) -> None:
             sidebar = page.locator('[data-testid="stSidebar"]')
             expect(sidebar).to_contain_text(run.name)
             expect(page.get_by_text(f"{run.n_rows:,}", exact=True)).to_be_visible()
+            page.wait_for_timeout(500)  # plotly draws after the script is idle
+            page.screenshot(path=str(ARTIFACTS / "home.png"))
 
             # 2. the grid, least confident first
             page.get_by_role("link", name="Review").click()
