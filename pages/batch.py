@@ -31,6 +31,8 @@ def _token() -> str:
 
 def _submit(run_key: str, strategy: str) -> None:
     """Form callback: store the selection as a batch (runs before the page is drawn again)."""
+    if not state.selection() and ss.get("batch_result", ("",))[0] == "success":
+        return  # the second click of a double click: the batch is stored, keep saying so
     ss.pop("batch_result", None)
     ss.pop("batch_conflict", None)
     run = state.current_run()

@@ -215,7 +215,7 @@ def test_review_journey(server: tuple[str, Path]) -> None:
             page.wait_for_timeout(500)  # plotly draws after the script is idle
             page.screenshot(path=str(ARTIFACTS / "batch-selection.png"))
             page.locator(".st-key-batch_new_project input").fill("digit-audit")
-            page.locator(".st-key-batch_submit button").first.click()
+            page.locator(".st-key-batch_submit button").first.dblclick()  # one batch, not two
             expect(page.get_by_text("Batch #1 stored in project")).to_be_visible(timeout=30_000)
             _settle(page)
             assert _selected_count(page) == "0"
