@@ -228,3 +228,29 @@ def test_scoring_is_plain_data() -> None:
         Scoring(empty_score=2)
     with pytest.raises(StrategyError, match="Unknown aggregation 'median'"):
         Scoring(aggregation="median")
+
+
+@pytest.mark.parametrize(
+    ("options", "scoring"),
+    [
+        ([], Scoring()),
+        (["--aggregation", "mean"], Scoring(aggregation="mean")),
+        (["--empty-score", "1"], Scoring(empty_score=1.0)),
+        (["--box-class", "person"], Scoring(classes=("person",))),
+    ],
+)
+def test_cli_aggregation_options_match_the_library(
+    tmp_path: Path, capsys, options: list[str], scoring: Scoring
+) -> None:
+    from io import StringIO
+
+    import pandas as pd
+
+    from labelnext.cli import main
+
+    folder = _detection_file(tmp_path)
+    assert main(["score", str(folder), *options]) == 0
+    printed = pd.read_csv(StringIO(capsys.readouterr().out))
+    expected = ranked(load_run(folder), scoring)
+    assert printed["data_row_id"].tolist() == expected["data_row_id"].tolist()
+    np.testing.assert_allclose(printed["score"], expected["score"], atol=1e-6)

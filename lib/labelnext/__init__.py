@@ -19,9 +19,11 @@ from labelnext.errors import (
     SelectionError,
     StrategyError,
 )
+from labelnext.export import export_batch
+from labelnext.ledger import Ledger, SubmitResult
 from labelnext.runs import ModelRun, allowed_roots_from_env, load_run
 from labelnext.select import Filter, filter_mask, order, ranked, top_k
-from labelnext.uncertainty import STRATEGIES, run_scores, uncertainty_scores
+from labelnext.uncertainty import STRATEGIES, Scoring, run_scores, uncertainty_scores
 
 __version__ = "0.1.0"
 
@@ -31,14 +33,18 @@ __all__ = [
     "EmptyPoolError",
     "Filter",
     "LabelnextError",
+    "Ledger",
     "LedgerError",
     "ModelRun",
     "PathNotAllowedError",
     "Problem",
     "RunValidationError",
+    "Scoring",
     "SelectionError",
     "StrategyError",
+    "SubmitResult",
     "allowed_roots_from_env",
+    "export_batch",
     "filter_mask",
     "load_run",
     "order",

@@ -19,7 +19,14 @@ from labelnext.errors import LabelnextError, RunValidationError
 from labelnext.runs import ModelRun, load_run
 from labelnext.select import Filter, filter_mask, ranked, read_id_list
 from labelnext.streaming import stream_top_k
-from labelnext.uncertainty import STRATEGIES, run_scores, supported_strategies
+from labelnext.uncertainty import (
+    AGGREGATIONS,
+    ENSEMBLE_STRATEGIES,
+    STRATEGIES,
+    Scoring,
+    run_scores,
+    supported_strategies,
+)
 
 EXIT_USAGE = 2
 STREAM_ABOVE_BYTES = 2 * 1024**3
@@ -54,9 +61,17 @@ def text_histogram(confidence: np.ndarray, *, bins: int = 10, width: int = 40) -
 
 def cmd_validate(args: argparse.Namespace) -> int:
     run = open_run(args.run, renormalize=args.renormalize)
-    strategy = "least_confidence"
-    confidence = 1.0 - run_scores(run, strategy)
-    kind = "top-1 label + confidence" if run.top1_only else "class probabilities"
+    confidence = 1.0 - run_scores(run, "least_confidence")
+    if run.boxes is not None:
+        kind = f"{run.boxes.n_boxes:,} boxes with scores"
+        if run.boxes.probabilities is not None:
+            kind += " and class probabilities"
+    elif run.task == "multilabel":
+        kind = "a probability per class (multi-label)"
+    elif run.samples is not None:
+        kind = f"{run.samples.shape[1]} ensemble members' class probabilities"
+    else:
+        kind = "top-1 label + confidence" if run.top1_only else "class probabilities"
     print(f"OK  {run.source}")
     print(f"run        {run.name}" + (f"  (model {run.model} v{run.version})" if run.model else ""))
     print(f"rows       {run.n_rows:,}")
@@ -75,7 +90,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"has        {', '.join(extras) or 'predictions only'}")
     if len(run.metadata.columns):
         print(f"metadata   {', '.join(map(str, run.metadata.columns))}")
-    print(f"confidence (top-1 probability), {run.n_rows:,} rows:")
+    what = {
+        "detection": "1 - least confident box",
+        "multilabel": "1 - most uncertain class",
+    }.get(run.task, "top-1 probability")
+    print(f"confidence ({what}), {run.n_rows:,} rows:")
     print(text_histogram(confidence))
     return 0
 
@@ -113,9 +132,20 @@ def write_table(frame: pd.DataFrame, out: str | None) -> None:
     _progress(f"wrote {len(frame):,} rows to {path}")
 
 
+def scoring_from_args(args: argparse.Namespace) -> Scoring:
+    """The --strategy and aggregation options as a Scoring."""
+    return Scoring(
+        strategy=args.strategy,
+        aggregation=args.aggregation,
+        top_k=args.box_top_k,
+        classes=tuple(args.box_classes or ()),
+        empty_score=args.empty_score,
+    )
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     run = open_run(args.run, renormalize=args.renormalize)
-    frame = ranked(run, args.strategy)
+    frame = ranked(run, scoring_from_args(args))
     write_table(frame.drop(columns=["image"]), args.out)
     return 0
 
@@ -134,7 +164,7 @@ def cmd_select_streaming(args: argparse.Namespace, flt: Filter) -> int:
     started = time.perf_counter()
     result = stream_top_k(
         args.run,
-        args.strategy,
+        scoring_from_args(args),
         args.top,
         flt=flt,
         renormalize=args.renormalize,
@@ -165,8 +195,35 @@ def _strategy_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strategy",
         default="least_confidence",
-        choices=STRATEGIES,
-        help="uncertainty strategy (default: least_confidence)",
+        choices=STRATEGIES + ENSEMBLE_STRATEGIES,
+        help="uncertainty strategy (default: least_confidence); bald, vote_entropy and "
+        "variation_ratio need ensemble members or MC-dropout samples",
+    )
+    group = parser.add_argument_group("multi-label and detection")
+    group.add_argument(
+        "--aggregation",
+        default="max",
+        choices=AGGREGATIONS["detection"],
+        help="combine a row's classes (multi-label: max, mean) or boxes (detection: max, mean, "
+        "sum, topk); default max",
+    )
+    group.add_argument(
+        "--box-top-k", type=int, default=3, metavar="K", help="boxes averaged by --aggregation topk"
+    )
+    group.add_argument(
+        "--box-class",
+        dest="box_classes",
+        action="append",
+        metavar="C",
+        help="detection: score only boxes of class C (repeatable)",
+    )
+    group.add_argument(
+        "--empty-score",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="detection: score of an image with no boxes, 0 (certain, default) to 1 (most "
+        "uncertain)",
     )
 
 

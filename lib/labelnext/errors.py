@@ -87,6 +87,6 @@ class BatchConflictError(LedgerError):
         more = f" and {len(self.conflicts) - len(shown)} more" if len(self.conflicts) > 20 else ""
         super().__init__(
             f"{len(self.conflicts)} row(s) are already in an open batch of project "
-            f"'{project}': {listed}{more}. Nothing was submitted; submit with "
-            f"on_conflict='skip' to leave them out."
+            f"'{project}': {listed}{more}. Nothing was submitted; to leave them out, "
+            "submit again with on_conflict='skip' (CLI: --on-conflict skip; app: Trim)."
         )

@@ -550,10 +550,14 @@ def locate_run(
         if path.is_dir() or path.name == "run.json":
             folder = path if path.is_dir() else path.parent
             config = _read_config(folder / "run.json", max_problems)
-            path = folder / str(config.get("predictions", ""))
+            path = folder / str(config.get("predictions") or "")
             if not config.get("predictions"):
                 found = [p for p in sorted(folder.iterdir()) if p.suffix in SUPPORTED_SUFFIXES]
-                if len(found) != 1:
+                if len(found) == 1:
+                    path = found[0]
+                elif config.get("format"):
+                    path = folder  # a foreign layout (a YOLO folder): its reader finds the files
+                else:
                     raise _Problems(str(folder / "run.json"), max_problems).fail(
                         None,
                         "predictions",
@@ -561,7 +565,6 @@ def locate_run(
                         f"{len(found)} candidate files (expected exactly one of "
                         f"{', '.join(SUPPORTED_SUFFIXES)})",
                     )
-                path = found[0]
         label = str(path)
         suffix = path.suffix.lower()
 

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from labelnext.errors import EmptyPoolError, SelectionError
 from labelnext.runs import ModelRun
-from labelnext.uncertainty import run_scores
+from labelnext.uncertainty import Scoring, run_scores
 
 __all__ = ["Filter", "filter_mask", "order", "ranked", "top_k"]
 
@@ -196,7 +196,7 @@ def _top_k_unmasked(
 
 def ranked(
     run: ModelRun,
-    strategy: str,
+    strategy: str | Scoring,
     *,
     flt: Filter | None = None,
     k: int | None = None,
@@ -207,8 +207,8 @@ def ranked(
     Parameters
     ----------
     run : ModelRun
-    strategy : str
-        One of :data:`labelnext.uncertainty.STRATEGIES`.
+    strategy : str or Scoring
+        A strategy name, or a :class:`~labelnext.uncertainty.Scoring` with an aggregation.
     flt : Filter, optional
         Which rows are in the pool; default all.
     k : int, optional

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from labelnext.errors import EmptyPoolError, SelectionError
 from labelnext.runs import _Problems, allowed_roots_from_env, build_run, locate_run
 from labelnext.select import Filter, filter_mask, rows_frame, top_k
-from labelnext.uncertainty import run_scores
+from labelnext.uncertainty import Scoring, run_scores
 
 __all__ = ["StreamResult", "stream_top_k"]
 
@@ -44,7 +44,7 @@ class StreamResult:
 
 def stream_top_k(
     source: str | os.PathLike[str],
-    strategy: str,
+    strategy: str | Scoring,
     k: int,
     *,
     flt: Filter | None = None,
@@ -60,8 +60,8 @@ def stream_top_k(
     ----------
     source : path
         A ``.parquet`` predictions file or a run folder whose predictions are Parquet.
-    strategy : str
-        One of :data:`labelnext.uncertainty.STRATEGIES`; higher score = label first.
+    strategy : str or Scoring
+        One of :data:`labelnext.uncertainty.STRATEGIES`, or a Scoring; higher = label first.
     k : int
         How many rows to keep.
     flt : Filter, optional
