@@ -113,3 +113,31 @@ def test_filter_errors(run) -> None:
 def test_read_id_list() -> None:
     lines = ["# queued last week", "data_row_id,batch", "a,1", "", "  b  ", '"c",2']
     assert read_id_list(lines) == frozenset({"a", "b", "c"})
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0]), min_size=1, max_size=200),
+    seed=st.integers(0, 1000),
+    keep=st.integers(0, 3),
+)
+def test_order_with_id_rank_equals_the_plain_two_key_sort(
+    values: list[float], seed: int, keep: int
+) -> None:
+    scores = np.array(values)
+    ids = np.array([f"id{i:04d}" for i in range(len(values))], dtype=object)
+    np.random.default_rng(seed).shuffle(ids)
+    rank = np.argsort(np.argsort(ids.astype(str)))
+    mask = np.arange(len(values)) % 4 != keep
+    for m in (None, mask):
+        assert (
+            order(scores, ids, mask=m, id_rank=rank).tolist() == order(scores, ids, mask=m).tolist()
+        )
+
+
+def test_load_run_precomputes_the_id_rank(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("data_row_id,prob_a,prob_b\nb,0.5,0.5\nc,0.1,0.9\na,0.3,0.7\n")
+    run = load_run(path)
+    assert "id_rank" in run.__dict__  # filled by the duplicate check, not recomputed
+    assert run.id_rank.tolist() == [1, 2, 0]

@@ -440,7 +440,7 @@ def build_run(
         problems.add(None, "data_row_id", f"missing required column; found: {_names(columns)}")
         problems.raise_if_any()
 
-    ids = _check_ids(table.column("data_row_id"), problems)
+    ids, id_rank = _check_ids(table.column("data_row_id"), problems)
     n = table.num_rows
     config_classes = config.get("classes")
     schema_classes = _schema_classes(table.schema)
@@ -491,7 +491,7 @@ def build_run(
     metadata.index = pd.RangeIndex(n)
 
     name = str(config.get("name") or (folder.name if folder else Path(label).stem))
-    return ModelRun(
+    run = ModelRun(
         name=name,
         task=task,
         classes=tuple(classes),
@@ -514,6 +514,9 @@ def build_run(
         boxes=boxes,
         threshold=float(config.get("threshold", 0.5)),
     )
+    if id_rank is not None:
+        run.__dict__["id_rank"] = id_rank  # fill the cached_property: the id check sorted already
+    return run
 
 
 @dataclass(frozen=True)
@@ -717,7 +720,10 @@ def _text_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(column, pa.string())
 
 
-def _check_ids(column: pa.ChunkedArray, problems: _Problems) -> NDArray[np.object_]:
+def _check_ids(
+    column: pa.ChunkedArray, problems: _Problems
+) -> tuple[NDArray[np.object_], NDArray[np.int64] | None]:
+    """The ids as text, and each id's rank in sorted order (None when there are duplicates)."""
     # Arrow compute, not pandas string methods: this runs on every row of a million-row run
     try:
         text = _text_column(column)
@@ -728,8 +734,15 @@ def _check_ids(column: pa.ChunkedArray, problems: _Problems) -> NDArray[np.objec
     empty_np = np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
     problems.add_rows(np.flatnonzero(empty_np), "data_row_id", "empty data_row_id")
     ids = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
-    if pc.count_distinct(text, mode="all").as_py() == len(text):
-        return ids
+    # one sort finds duplicates (equal neighbours) and gives the rank every ranking breaks ties
+    # by; hashing for count_distinct cost three times as much at a million rows
+    by_id = pc.sort_indices(text)
+    ordered = text.take(by_id)
+    n = len(text)
+    if n < 2 or not pc.any(pc.equal(ordered.slice(1), ordered.slice(0, n - 1))).as_py():
+        rank = np.empty(n, dtype=np.int64)
+        rank[by_id.to_numpy()] = np.arange(n, dtype=np.int64)
+        return ids, rank
     series = pd.Series(ids, dtype=object)
     dup = series.duplicated(keep="first").to_numpy() & ~empty_np
     if dup.any():
@@ -742,7 +755,7 @@ def _check_ids(column: pa.ChunkedArray, problems: _Problems) -> NDArray[np.objec
                 "data_row_id",
                 f"duplicate data_row_id '{ids[i]}' (first seen on row {first[ids[i]]})",
             )
-    return ids
+    return ids, None
 
 
 def _numeric(table: pa.Table, name: str, problems: _Problems) -> NDArray[np.float64]:
