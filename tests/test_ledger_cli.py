@@ -220,3 +220,21 @@ def test_mark_labeled_and_cancelled(
 
     with Ledger(db) as ledger:
         assert ledger.excluded_ids("digits") == set(rows)
+
+
+def test_submit_a_detection_run_records_the_aggregation(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    from labelnext.uncertainty import Scoring
+
+    detect = RUN.parents[1] / "mnist_detect"
+    argv = ["submit", str(detect), "--project", "boxes", "--name", "b", "--top", "5"]
+    code, out, _ = run_cli(capsys, *argv, "--aggregation", "mean", "--empty-score", "1", "--db", db)
+    assert code == 0
+    expected = ranked(load_run(detect), Scoring(aggregation="mean", empty_score=1.0), k=5)
+    with Ledger(db) as ledger:
+        info = ledger.batch(int(out.strip()))
+        stored = ledger.batch_rows(info.batch_id)["data_row_id"].tolist()
+    assert stored == expected["data_row_id"].tolist()
+    assert info.strategy_params["aggregation"] == "mean"
+    assert info.strategy_params["empty_score"] == 1.0

@@ -191,7 +191,8 @@ def cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
-def _strategy_arg(parser: argparse.ArgumentParser) -> None:
+def add_strategy_args(parser: argparse.ArgumentParser) -> None:
+    """--strategy and the multi-label / detection aggregation options (see Scoring)."""
     parser.add_argument(
         "--strategy",
         default="least_confidence",
@@ -248,13 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="score every row: data_row_id, label, score, rank")
     _run_arg(p)
-    _strategy_arg(p)
+    add_strategy_args(p)
     p.add_argument("--out", help="write CSV or Parquet (by extension) instead of CSV to stdout")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("select", help="the top N rows to label next, after filters")
     _run_arg(p)
-    _strategy_arg(p)
+    add_strategy_args(p)
     p.add_argument("--top", type=int, required=True, metavar="N", help="how many rows")
     p.add_argument("--exclude", metavar="IDS_FILE", help="file of data_row_ids to leave out")
     p.add_argument(

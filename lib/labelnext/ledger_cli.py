@@ -100,10 +100,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     try:
         run = load_run(args.run)
         excluded = ledger.excluded_ids(args.project)
-        params: dict[str, Any] = {"run": str(args.run)}
+        from labelnext.cli import scoring_from_args
+
+        scoring = scoring_from_args(args)
+        params: dict[str, Any] = {"run": str(args.run), **scoring.params()}
         if args.rows is not None:
             wanted = _read_ids(args.rows, "--rows")
-            everything = ranked(run, args.strategy)
+            everything = ranked(run, scoring)
             known = set(everything["data_row_id"])
             unknown = [i for i in wanted if i not in known]
             if unknown:
@@ -118,7 +121,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         else:
             if args.top < 1:
                 raise LabelnextError(f"--top: expected a positive number of rows, got {args.top}")
-            rows = ranked(run, args.strategy, flt=Filter(exclude_ids=excluded), k=args.top)
+            rows = ranked(run, scoring, flt=Filter(exclude_ids=excluded), k=args.top)
             params.update(top=args.top, n_excluded=len(excluded))
         run_id = ledger.register_run(run)
         result = ledger.submit(
@@ -219,7 +222,6 @@ def add_ledger_commands(subparsers: Any) -> None:
     subparsers : argparse._SubParsersAction
         What ``ArgumentParser.add_subparsers()`` returned.
     """
-    from labelnext.uncertainty import STRATEGIES
 
     p = subparsers.add_parser(
         "submit", help="store the rows to label next as a batch; prints the batch id"
@@ -235,12 +237,9 @@ def add_ledger_commands(subparsers: Any) -> None:
         "--top", type=int, metavar="K", help="the K most uncertain rows not yet queued or labeled"
     )
     how.add_argument("--rows", metavar="FILE", help="file of data_row_ids, one per line")
-    p.add_argument(
-        "--strategy",
-        default="least_confidence",
-        choices=STRATEGIES,
-        help="uncertainty strategy (default: least_confidence)",
-    )
+    from labelnext.cli import add_strategy_args  # the same options as score / select
+
+    add_strategy_args(p)
     p.add_argument(
         "--on-conflict",
         choices=("fail", "skip"),
