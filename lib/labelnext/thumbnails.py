@@ -15,9 +15,14 @@ Remote images (``http://`` or ``https://``) are **not fetched by the server**: f
 URLs from a shared server is a request-forgery risk and slow. :func:`thumbnail` returns the URL
 unchanged so the *browser* loads it; :func:`detail_image` returns a placeholder that says so.
 
-Small images are upscaled with nearest-neighbour resampling (a 28x28 MNIST digit becomes a crisp
-112x112 block image); larger ones are downscaled with Lanczos. Either way the picture is centred
-on a square canvas so a grid of thumbnails lines up.
+Images at most half the thumbnail's side are upscaled by a whole factor with nearest-neighbour
+resampling (a 28x28 MNIST digit becomes a crisp 112x112 block image); others are resized with
+Lanczos to fill the square. Either way the picture is centred on a square canvas so a grid of
+thumbnails lines up.
+
+Detection boxes (a :class:`~labelnext.overlay.BoxSet`) can be drawn on a thumbnail or a detail
+image; the cache key then includes the boxes' fingerprint, the score threshold and
+:data:`~labelnext.overlay.OVERLAY_VERSION`, so a changed threshold or drawing makes a new file.
 """
 
 from __future__ import annotations
@@ -31,10 +36,13 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from labelnext.overlay import OVERLAY_VERSION, BoxSet, draw_banner, draw_boxes
+
 __all__ = [
     "DEFAULT_SIZE",
     "MAX_PIXELS",
     "detail_image",
+    "fit_square",
     "is_url",
     "load_image",
     "placeholder",
@@ -48,7 +56,7 @@ DEFAULT_SIZE = 112
 #: Images with more pixels than this are not decoded (placeholder instead).
 MAX_PIXELS = 64_000_000
 #: Bump when the way thumbnails are drawn changes, so old cache files are not reused.
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3
 _BACKGROUND = (246, 247, 249)
 _PLACEHOLDER_BG = (233, 236, 240)
 _PLACEHOLDER_FG = (90, 96, 105)
@@ -70,6 +78,8 @@ def thumbnail(
     *,
     size: int = DEFAULT_SIZE,
     home: Path | str | None = None,
+    boxes: BoxSet | None = None,
+    threshold: float = 0.0,
 ) -> Path | str:
     """Return a cached square thumbnail of an image, making it on first use.
 
@@ -81,12 +91,16 @@ def thumbnail(
         Side of the square thumbnail in pixels.
     home : Path or str, optional
         Data directory; default ``$LABELNEXT_HOME`` or ``.labelnext``.
+    boxes : BoxSet, optional
+        Detection boxes to draw (thin lines, small ``label score`` tags).
+    threshold : float, default 0.0
+        Boxes scoring below this are not drawn.
 
     Returns
     -------
     Path or str
         The path of a PNG file (the thumbnail, or a placeholder naming what went wrong), or the
-        URL itself for a remote image, for the browser to load.
+        URL itself for a remote image, for the browser to load (boxes are not drawn on those).
     """
     if size < 8:
         raise ValueError(f"size must be >= 8 pixels, got {size}")
@@ -102,12 +116,22 @@ def thumbnail(
     except OSError as exc:
         return _placeholder_file(folder, f"missing image: {path.name} ({_reason(exc)})", size)
     key = f"{resolved}|{stat.st_mtime_ns}|{stat.st_size}|{size}|v{_FORMAT_VERSION}"
+    if boxes is not None and len(boxes):
+        key += f"|boxes:{boxes.fingerprint()}|t{threshold:.4f}|o{OVERLAY_VERSION}"
     target = _cache_path(folder, key)
     if target.is_file():
         return target
-    image, reason = load_image(resolved)
+    image, reason, source_side = _load(resolved)
     # a failure is cached under the source's key too: the key changes when the file does
-    _atomic_save(_fit_square(image, size) if reason is None else placeholder(reason, size), target)
+    if reason is not None:
+        _atomic_save(placeholder(reason, size), target)
+        return target
+    canvas, scale, offset = fit_square(image, size)
+    if boxes is not None and len(boxes):
+        canvas = _with_boxes(
+            canvas, boxes, threshold, scale * max(image.size) / source_side, offset
+        )
+    _atomic_save(canvas, target)
     return target
 
 
@@ -121,11 +145,21 @@ def load_image(location: Path | str | None) -> tuple[Image.Image, str | None]:
     reason : str or None
         ``None`` on success, else why the placeholder was drawn.
     """
+    image, reason, _ = _load(location)
+    return image, reason
+
+
+def _load(location: Path | str | None) -> tuple[Image.Image, str | None, int]:
+    """:func:`load_image`, plus the longest side of the source in its own pixels.
+
+    A JPEG may be decoded at a reduced scale; box coordinates are in the source's pixels, so
+    drawing them needs the ratio of the two.
+    """
     if location is None:
-        return placeholder("no image", 224), "no image"
+        return placeholder("no image", 224), "no image", 224
     if is_url(location):
         reason = f"remote image, not fetched by the server: {location}"
-        return placeholder(reason, 224), reason
+        return placeholder(reason, 224), reason, 224
     path = Path(location)
     try:
         with warnings.catch_warnings():
@@ -134,6 +168,7 @@ def load_image(location: Path | str | None) -> tuple[Image.Image, str | None]:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
                     raise _TooLarge(f"image too large to show: {width}x{height} pixels")
+                source_side = max(width, height)
                 img.draft("RGB", (1024, 1024))  # JPEG only: decode at a reduced scale, cheaply
                 img.load()
                 image = ImageOps.exif_transpose(img).convert("RGB")
@@ -148,8 +183,8 @@ def load_image(location: Path | str | None) -> tuple[Image.Image, str | None]:
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt files
         reason = f"unreadable image: {path.name} ({_reason(exc)})"
     else:
-        return image, None
-    return placeholder(reason, 224), reason
+        return image, None, source_side
+    return placeholder(reason, 224), reason, 224
 
 
 def detail_image(
@@ -158,8 +193,13 @@ def detail_image(
     label: str,
     confidence: float,
     size: int = 448,
+    boxes: BoxSet | None = None,
+    threshold: float = 0.0,
 ) -> Image.Image:
     """The image scaled to ``size`` pixels with a banner showing the prediction.
+
+    Without boxes the banner lies across the bottom of the square picture. With boxes it is
+    drawn below the picture (the result is taller than wide) so it never hides a box.
 
     Parameters
     ----------
@@ -170,17 +210,25 @@ def detail_image(
     confidence : float
         Confidence of the prediction, ``1 - score`` (lower = less confident).
     size : int, default 448
-        Side of the square output image in pixels.
+        Side of the square picture in pixels.
+    boxes : BoxSet, optional
+        Detection boxes to draw, with ``label score`` tags.
+    threshold : float, default 0.0
+        Boxes scoring below this are not drawn.
     """
-    image, _ = load_image(location)
-    canvas = _fit_square(image, size)
-    draw = ImageDraw.Draw(canvas)
-    banner = max(28, size // 9)
-    draw.rectangle((0, size - banner, size, size), fill=(20, 24, 31))
-    font = _font(int(banner * 0.6))
+    image, reason, source_side = _load(location)
+    canvas, scale, offset = fit_square(image, size)
     text = f"predicted {label}  ·  confidence {confidence:.2f}"
-    draw.text((size // 2, size - banner // 2), text, fill=(255, 255, 255), font=font, anchor="mm")
-    return canvas
+    if boxes is None:
+        return draw_banner(canvas, text)
+    if reason is None and len(boxes):
+        canvas = _with_boxes(
+            canvas, boxes, threshold, scale * max(image.size) / source_side, offset
+        )
+    band = max(28, size // 9)
+    tall = Image.new("RGB", (size, size + band), _BACKGROUND)
+    tall.paste(canvas, (0, 0))
+    return draw_banner(tall, text, height=band)
 
 
 def placeholder_thumbnail(
@@ -226,17 +274,48 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _fit_square(image: Image.Image, size: int) -> Image.Image:
+def fit_square(image: Image.Image, size: int) -> tuple[Image.Image, float, tuple[int, int]]:
+    """Centre ``image`` on a ``size`` x ``size`` canvas, as large as it fits.
+
+    Returns
+    -------
+    canvas : PIL.Image.Image
+        RGB, ``size`` x ``size``.
+    scale : float
+        Canvas pixels per image pixel.
+    offset : (int, int)
+        Where the image's top-left corner lies on the canvas.
+    """
     width, height = image.size
-    if max(width, height) <= size:
-        factor = max(1, size // max(width, height))  # whole multiples keep pixels square
+    longest = max(width, height)
+    factor = size // longest
+    if factor >= 2 or longest == size:
+        # whole multiples keep pixels square and crisp (a 28 px digit at 4x)
+        scale = float(factor)
         resized = image.resize((width * factor, height * factor), Image.Resampling.NEAREST)
     else:
-        resized = image.copy()
-        resized.thumbnail((size, size), Image.Resampling.LANCZOS)
+        scale = size / longest
+        target = (max(1, round(width * scale)), max(1, round(height * scale)))
+        resized = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
     canvas = Image.new("RGB", (size, size), _BACKGROUND)
-    canvas.paste(resized, ((size - resized.width) // 2, (size - resized.height) // 2))
-    return canvas
+    offset = ((size - resized.width) // 2, (size - resized.height) // 2)
+    canvas.paste(resized, offset)
+    return canvas, scale, offset
+
+
+def _with_boxes(
+    canvas: Image.Image, boxes: BoxSet, threshold: float, scale: float, offset: tuple[int, int]
+) -> Image.Image:
+    return draw_boxes(
+        canvas,
+        boxes.xywh,
+        boxes.labels,
+        boxes.scores,
+        threshold=threshold,
+        scale=scale,
+        offset=offset,
+        class_index=boxes.class_index,
+    )
 
 
 def _cache_path(folder: Path, key: str) -> Path:
