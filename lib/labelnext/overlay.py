@@ -228,9 +228,11 @@ def draw_banner(image: Image.Image, text: str, *, height: int | None = None) -> 
     band = height or max(28, full // 9)
     draw = ImageDraw.Draw(out)
     draw.rectangle((0, full - band, width, full), fill=(20, 24, 31))
-    font = _font(int(band * 0.6))
-    while _text_width(draw, text, font) > width - 8 and getattr(font, "size", 0) > 9:
-        font = _font(int(font.size) - 1)
+    points = int(band * 0.6)
+    font = _font(points)
+    while _text_width(draw, text, font) > width - 8 and points > 9:  # long labels: shrink to fit
+        points -= 1
+        font = _font(points)
     draw.text((width // 2, full - band // 2), text, fill=(255, 255, 255), font=font, anchor="mm")
     return out
 
