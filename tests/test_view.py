@@ -135,6 +135,21 @@ def test_positions_pages_and_neighbours(view: View) -> None:
     assert view.neighbours("nope") == (None, None)
 
 
+def test_lookups_by_id_use_the_run_index_not_the_id_strings(
+    view: View, run: ModelRun, scores: np.ndarray
+) -> None:
+    assert view.id_index is run.id_index
+    plain = View(order=view.order, ids=view.ids)  # no index: the slow path, same answers
+    filtered = build_view(run, scores, Filter(classes=("cat",)))
+    for rid in [*run.ids.tolist(), "nope"]:
+        assert view.position(rid) == plain.position(rid)
+        assert view.neighbours(rid) == plain.neighbours(rid)
+        slow = View(order=filtered.order, ids=filtered.ids)
+        assert filtered.position(rid) == slow.position(rid)
+    assert view.row_position(run.row_index("r3")) == 3
+    assert filtered.row_position(run.row_index("r7")) is None  # r7 is a dog: not in the view
+
+
 def test_toggle() -> None:
     assert toggle({"a"}, "b") == frozenset({"a", "b"})
     assert toggle({"a", "b"}, "b") == frozenset({"a"})

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,11 +68,16 @@ class View:
         Every ``data_row_id`` of the run (``ModelRun.ids``), indexed by row.
     n_pool : int, optional
         Rows in the run before filtering; defaults to ``len(ids)``.
+    id_index : pandas.Index, optional
+        ``ModelRun.id_index`` (id -> row), so that finding a row by id is a hash lookup plus one
+        integer comparison over the view instead of a string comparison over every row.
+        :func:`build_view` passes it.
     """
 
     order: NDArray[np.int64]
     ids: np.ndarray
     n_pool: int = -1
+    id_index: pd.Index | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", np.asarray(self.order, dtype=np.int64))
@@ -110,7 +115,19 @@ class View:
 
     def position(self, data_row_id: str) -> int | None:
         """0-based position of ``data_row_id`` in the view, or ``None`` if it is not in the view."""
-        hits = np.flatnonzero(self.view_ids == data_row_id)
+        if self.id_index is None:  # no index: compare every id (slow on a large run)
+            hits = np.flatnonzero(self.view_ids == data_row_id)
+            return int(hits[0]) if hits.size else None
+        row = self.id_index.get_indexer(pd.Index([data_row_id]))[0]
+        return None if row < 0 else self.row_position(int(row))
+
+    def row_position(self, row: int) -> int | None:
+        """0-based position of run row ``row`` in the view, or ``None`` if it is not in it.
+
+        One vectorised integer comparison over the view's order (about 1 ms at a million rows);
+        no id strings are touched.
+        """
+        hits = np.flatnonzero(self.order == row)
         return int(hits[0]) if hits.size else None
 
     def page_of(self, data_row_id: str, page_size: int) -> int | None:
@@ -174,7 +191,7 @@ def build_view(
     if flt is not None:
         mask = select.filter_mask(run, scores, flt)
         kept = full_order[mask[full_order]]
-    return View(order=kept, ids=run.ids, n_pool=run.n_rows)
+    return View(order=kept, ids=run.ids, n_pool=run.n_rows, id_index=run.id_index)
 
 
 def selection_frame(
