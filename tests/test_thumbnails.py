@@ -26,10 +26,12 @@ def test_thumbnail_is_made_once_and_then_read_from_cache(tmp_path: Path) -> None
     first = thumbnail(src, home=tmp_path / "home")
     assert isinstance(first, Path) and first.is_file()
     assert first.is_relative_to(tmp_path / "home" / "thumbs")
-    made = first.stat().st_mtime_ns
+    made = first.stat().st_ino
     second = thumbnail(src, home=tmp_path / "home")
     assert second == first
-    assert second.stat().st_mtime_ns == made  # not rewritten
+    # not rewritten: a rewrite moves a new file into place (a new inode); a read only touches
+    # the file's mtime, which is what the cache's least-recently-used eviction orders by
+    assert second.stat().st_ino == made
 
 
 def test_small_images_are_upscaled_with_nearest_to_a_square(tmp_path: Path) -> None:
@@ -168,3 +170,28 @@ def test_detail_image_has_a_banner(tmp_path: Path) -> None:
 def test_detail_image_for_missing_file_does_not_raise(tmp_path: Path) -> None:
     img = detail_image(tmp_path / "nope.png", label="3", confidence=0.9, size=300)
     assert img.size == (300, 300)
+
+
+def test_the_cache_is_bounded_by_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABELNEXT_THUMB_CACHE_MB", "0.05")  # 52,428 bytes
+    cache = thumbnails.thumb_cache(tmp_path)
+    assert cache.max_bytes == 52_428
+    made = []
+    for i in range(12):
+        src = tmp_path / f"noise{i}.png"
+        Image.effect_noise((64, 64), 80 + i).save(src)
+        made.append(thumbnail(src, home=tmp_path))  # ~ 10-30 kB of noise each
+    assert cache.size_bytes() <= cache.max_bytes
+    assert made[-1].is_file()  # the newest one is kept
+    assert not made[0].is_file()  # the oldest ones went
+    # an evicted thumbnail is simply made again
+    again = thumbnail(tmp_path / "noise0.png", home=tmp_path)
+    assert again == made[0] and again.is_file()
+
+
+@pytest.mark.parametrize("value", ["lots", "-3", "0", "nan"])
+def test_a_bad_cache_bound_falls_back_to_512_mb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("LABELNEXT_THUMB_CACHE_MB", value)
+    assert thumbnails.thumb_cache(tmp_path).max_bytes == 512 * 1024 * 1024

@@ -1,11 +1,13 @@
 """Thumbnails and detail images, made once with Pillow and cached on disk.
 
 A thumbnail is a square PNG under ``$LABELNEXT_HOME/thumbs`` (``.labelnext/thumbs`` in the working
-directory by default). Its file name is a hash of the source's resolved path, ``st_mtime_ns``,
-byte size, the thumbnail size and a format version, so an image that changes on disk is made
-again and an unchanged one never is. Files are written to a temporary name in the same folder
-and moved into place with :func:`os.replace`, so a reader never sees half a file, even with
-several app processes sharing the folder.
+directory by default), kept by a :class:`~labelnext.diskcache.DiskCache`. Its key holds the
+source's resolved path, ``st_mtime_ns``, byte size, the thumbnail size and a format version, so an
+image that changes on disk is made again and an unchanged one never is. Files are written to a
+temporary name and moved into place with :func:`os.replace`, so a reader never sees half a file,
+even with several app processes sharing the folder. The folder is bounded by
+``LABELNEXT_THUMB_CACHE_MB`` (default 512 MB): past it, the least recently used thumbnails are
+removed and made again when next asked for.
 
 An image that is missing, unreadable, not an image, or too large to decode safely
 (more than :data:`MAX_PIXELS` pixels, or a Pillow ``DecompressionBombError``) gives a placeholder
@@ -27,15 +29,14 @@ image; the cache key then includes the boxes' fingerprint, the score threshold a
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 import textwrap
 import warnings
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from labelnext.diskcache import DiskCache
 from labelnext.overlay import OVERLAY_VERSION, BoxSet, draw_banner, draw_boxes
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "load_image",
     "placeholder",
     "placeholder_thumbnail",
+    "thumb_cache",
     "thumbnail",
     "thumbs_dir",
 ]
@@ -60,12 +62,28 @@ _FORMAT_VERSION = 3
 _BACKGROUND = (246, 247, 249)
 _PLACEHOLDER_BG = (233, 236, 240)
 _PLACEHOLDER_FG = (90, 96, 105)
+_DEFAULT_CACHE_MB = 512.0
 
 
 def thumbs_dir(home: Path | str | None = None) -> Path:
     """The thumbnail cache folder: ``<home>/thumbs``, home defaulting to ``$LABELNEXT_HOME``."""
     base = Path(home) if home is not None else Path(os.environ.get("LABELNEXT_HOME", ".labelnext"))
     return base / "thumbs"
+
+
+def thumb_cache(home: Path | str | None = None) -> DiskCache:
+    """The thumbnail cache: ``thumbs_dir(home)``, bounded by ``$LABELNEXT_THUMB_CACHE_MB``.
+
+    The bound is in megabytes (default 512; fractions allowed); a value that is not a positive
+    number falls back to the default.
+    """
+    try:
+        megabytes = float(os.environ.get("LABELNEXT_THUMB_CACHE_MB", _DEFAULT_CACHE_MB))
+    except ValueError:
+        megabytes = _DEFAULT_CACHE_MB
+    if not megabytes > 0:  # also catches NaN
+        megabytes = _DEFAULT_CACHE_MB
+    return DiskCache(thumbs_dir(home), max_bytes=max(1, int(megabytes * 1024 * 1024)))
 
 
 def is_url(location: object) -> bool:
@@ -106,7 +124,7 @@ def thumbnail(
         raise ValueError(f"size must be >= 8 pixels, got {size}")
     if is_url(location):
         return str(location)
-    folder = thumbs_dir(home)
+    folder = thumb_cache(home)
     if location is None:
         return _placeholder_file(folder, "no image", size)
     path = Path(location)
@@ -118,21 +136,19 @@ def thumbnail(
     key = f"{resolved}|{stat.st_mtime_ns}|{stat.st_size}|{size}|v{_FORMAT_VERSION}"
     if boxes is not None and len(boxes):
         key += f"|boxes:{boxes.fingerprint()}|t{threshold:.4f}|o{OVERLAY_VERSION}"
-    target = _cache_path(folder, key)
-    if target.is_file():
-        return target
+    cached = folder.get(key)
+    if cached is not None:
+        return cached
     image, reason, source_side = _load(resolved)
     # a failure is cached under the source's key too: the key changes when the file does
     if reason is not None:
-        _atomic_save(placeholder(reason, size), target)
-        return target
+        return folder.put_image(key, placeholder(reason, size))
     canvas, scale, offset = fit_square(image, size)
     if boxes is not None and len(boxes):
         canvas = _with_boxes(
             canvas, boxes, threshold, scale * max(image.size) / source_side, offset
         )
-    _atomic_save(canvas, target)
-    return target
+    return folder.put_image(key, canvas)
 
 
 def load_image(location: Path | str | None) -> tuple[Image.Image, str | None]:
@@ -235,7 +251,7 @@ def placeholder_thumbnail(
     reason: str, *, size: int = DEFAULT_SIZE, home: Path | str | None = None
 ) -> Path:
     """A cached placeholder PNG with ``reason`` on it, e.g. for an image path that is refused."""
-    return _placeholder_file(thumbs_dir(home), reason, size)
+    return _placeholder_file(thumb_cache(home), reason, size)
 
 
 def placeholder(reason: str, size: int = DEFAULT_SIZE) -> Image.Image:
@@ -318,25 +334,6 @@ def _with_boxes(
     )
 
 
-def _cache_path(folder: Path, key: str) -> Path:
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-    return folder / digest[:2] / f"{digest}.png"
-
-
-def _placeholder_file(folder: Path, reason: str, size: int) -> Path:
-    target = _cache_path(folder, f"placeholder|{reason}|{size}|v{_FORMAT_VERSION}")
-    if not target.is_file():
-        _atomic_save(placeholder(reason, size), target)
-    return target
-
-
-def _atomic_save(image: Image.Image, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format="PNG", optimize=False)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+def _placeholder_file(cache: DiskCache, reason: str, size: int) -> Path:
+    key = f"placeholder|{reason}|{size}|v{_FORMAT_VERSION}"
+    return cache.get(key) or cache.put_image(key, placeholder(reason, size))
