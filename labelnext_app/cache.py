@@ -8,7 +8,9 @@ Arrays handed out are made read-only so that no page can change a shared cached 
 
 Keys are explicit and cheap: a run is keyed by where it comes from plus the file's
 ``mtime_ns``/size stamp (so an edited file is loaded again), scores by the run's content hash and
-the strategy. Arguments whose names start with ``_`` are not hashed by Streamlit.
+the scoring's parameters as stable JSON text (``state.scoring_key``: strategy, aggregation,
+top-k, classes, no-box score). Arguments whose names start with ``_`` are not hashed by
+Streamlit.
 """
 
 from __future__ import annotations
@@ -41,19 +43,26 @@ def run_from_upload(digest: str, filename: str, _data: bytes) -> ModelRun:
     return load_run(_data, filename=filename)
 
 
-@st.cache_resource(max_entries=4 * _MAX_RUNS, show_spinner=False)
-def scores(run_hash: str, strategy: str, _run: ModelRun) -> NDArray[np.float64]:
-    """Uncertainty of every row (higher = more uncertain = label first), read-only."""
-    out = np.array(uncertainty.run_scores(_run, strategy), dtype=np.float64)
+@st.cache_resource(max_entries=8 * _MAX_RUNS, show_spinner=False)
+def scores(
+    run_hash: str, scoring_key: str, _run: ModelRun, _scoring: uncertainty.Scoring
+) -> NDArray[np.float64]:
+    """Uncertainty of every row (higher = more uncertain = label first), read-only.
+
+    ``scoring_key`` is ``_scoring``'s parameters as stable text; it, not the object, is hashed.
+    """
+    out = np.array(uncertainty.run_scores(_run, _scoring), dtype=np.float64)
     out.flags.writeable = False
     return out
 
 
-@st.cache_resource(max_entries=4 * _MAX_RUNS, show_spinner=False)
-def full_order(run_hash: str, strategy: str, _run: ModelRun) -> NDArray[np.int64]:
+@st.cache_resource(max_entries=8 * _MAX_RUNS, show_spinner=False)
+def full_order(
+    run_hash: str, scoring_key: str, _run: ModelRun, _scoring: uncertainty.Scoring
+) -> NDArray[np.int64]:
     """Every row, most uncertain first, ties by ``data_row_id``; read-only."""
     out = np.array(
-        select.order(scores(run_hash, strategy, _run), _run.ids, id_rank=_run.id_rank),
+        select.order(scores(run_hash, scoring_key, _run, _scoring), _run.ids, id_rank=_run.id_rank),
         dtype=np.int64,
     )
     out.flags.writeable = False

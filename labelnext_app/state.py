@@ -6,8 +6,11 @@ State that must outlive a page lives under plain (non-widget) keys set once with
     Which run is open: ``sample:<folder under sample_data>``, ``path:<absolute path>`` or
     ``upload:<sha256>/<file name>`` (an upload is saved under ``$LABELNEXT_HOME/uploads`` so a
     deep link to it keeps working).
-``strategy``
-    The uncertainty strategy (one of ``labelnext.uncertainty.STRATEGIES`` the run supports).
+``scoring``
+    How rows are scored: one :class:`labelnext.uncertainty.Scoring` (strategy, aggregation,
+    top-k, class restriction, no-box score), a frozen, hashable value. It keys the score caches
+    and is what a submitted batch records (``scoring.params()``). :func:`current_scoring` fits
+    it to the open run (a strategy the run supports, an aggregation its task allows).
 ``selection``
     A ``set`` of ``data_row_id`` strings; survives paging, filters and page switches.
 ``user_name``
@@ -20,6 +23,7 @@ are listed in :data:`PERSISTENT_WIDGET_KEYS` and kept alive by :func:`keep_widge
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -32,14 +36,15 @@ import streamlit as st
 
 from labelnext import thumbnails
 from labelnext.errors import LabelnextError, PathNotAllowedError
+from labelnext.overlay import BoxSet
 from labelnext.runs import SAMPLE_DATA_DIR, ModelRun, allowed_roots_from_env
 from labelnext.select import Filter
-from labelnext.uncertainty import supported_strategies
+from labelnext.uncertainty import AGGREGATIONS, Scoring, scores_for_row, supported_strategies
 
 from . import cache
 
 RUN_KEY = "run_key"
-STRATEGY = "strategy"
+SCORING = "scoring"
 SELECTION = "selection"
 USER = "user_name"
 
@@ -53,6 +58,8 @@ PERSISTENT_WIDGET_KEYS = (
     "review_page",
     "review_topn",
     "review_range",
+    "review_box_threshold",
+    "detail_box_threshold",
 )
 _PERSISTENT_PREFIXES = ("review_meta_eq_", "review_meta_range_")
 
@@ -65,7 +72,7 @@ def init_state() -> None:
     """Set the shared keys once per session (``setdefault``: never overwrites)."""
     ss = st.session_state
     ss.setdefault(RUN_KEY, default_run_key())
-    ss.setdefault(STRATEGY, "least_confidence")
+    ss.setdefault(SCORING, Scoring())
     ss.setdefault(SELECTION, set())
     ss.setdefault(USER, signed_in_user() or "")
 
@@ -92,17 +99,45 @@ def signed_in_user() -> str | None:
 # Runs
 
 
+#: What the shipped sample folders hold, for their labels on Home.
+_SAMPLE_TITLES = {
+    "mnist": "MNIST digits",
+    "mnist_detect": "MNIST canvases",
+    "mnist_multilabel": "MNIST canvases",
+}
+_TASK_WORDS = {"classification": "classification", "multilabel": "multi-label"}
+
+
 def sample_runs() -> dict[str, str]:
-    """Shipped sample runs: run key -> label (``folder — run name``), sorted by folder."""
+    """Shipped sample runs: run key -> label saying what it is, sorted by folder.
+
+    For example ``MNIST digits — classification, run 1`` or ``MNIST canvases — detection (COCO)``.
+    """
     found: dict[str, str] = {}
     for config in sorted(SAMPLE_DATA_DIR.glob("**/run.json")):
         folder = config.parent.relative_to(SAMPLE_DATA_DIR).as_posix()
         try:
-            name = json.loads(config.read_text(encoding="utf-8")).get("name", "")
+            meta = json.loads(config.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            name = ""
-        found[f"sample:{folder}"] = f"{folder} — {name}" if name else folder
+            meta = {}
+        found[f"sample:{folder}"] = _sample_label(folder, meta if isinstance(meta, dict) else {})
     return found
+
+
+def _sample_label(folder: str, meta: dict[str, Any]) -> str:
+    top, _, rest = folder.partition("/")
+    title = _SAMPLE_TITLES.get(top, top)
+    task = str(meta.get("task") or "classification")
+    words = _TASK_WORDS.get(task, task)
+    fmt = str(meta.get("format") or "")
+    if fmt and fmt != "labelnext":
+        words += f" ({fmt.upper() if fmt in ('coco', 'yolo') else fmt.capitalize()})"
+    leaf = rest.rsplit("/", 1)[-1]
+    if leaf.startswith("run_") and leaf[4:].isdigit():
+        words += f", run {int(leaf[4:])}"
+    elif rest:
+        words += f", {rest}"
+    return f"{title} — {words}"
 
 
 def default_run_key() -> str | None:
@@ -143,14 +178,20 @@ def run_path(key: str) -> Path:
 
 
 def _stamp(path: Path) -> tuple[Any, ...]:
-    """Changes when the run's file, or any file directly in its folder, changes."""
+    """Changes when the run's file, or any file directly in its folder, changes.
+
+    Subfolders (a YOLO folder's ``labels/``) count by their own ``mtime``, which changes when a
+    file in them is added, removed or replaced (as tools that write atomically do); stat-ing
+    every label file on every rerun would cost a page flip too much on a large folder.
+    """
     try:
         if path.is_dir():
-            return tuple(
-                (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                for p in sorted(path.iterdir())
-                if p.is_file()
-            )
+            entries = []
+            for p in sorted(path.iterdir()):
+                info = p.stat()
+                size = info.st_size if p.is_file() else -1
+                entries.append((p.name, info.st_mtime_ns, size))
+            return tuple(entries)
         stat = path.stat()
     except OSError:
         return ()
@@ -230,26 +271,96 @@ def run_label(key: str | None) -> str:
 
 
 def strategies_for(run: ModelRun | None) -> tuple[str, ...]:
-    """Strategies the run supports (all four unless it carries top-1 predictions only)."""
+    """Strategies the run supports (ensemble strategies too for an ensemble run)."""
     return supported_strategies(run) if run is not None else ("least_confidence",)
 
 
-def current_strategy(run: ModelRun | None) -> str:
-    """The chosen strategy, moved to a supported one if the run cannot use it."""
+def aggregations_for(run: ModelRun | None) -> tuple[str, ...]:
+    """How the run's task combines per-class or per-box uncertainty (empty: not applicable)."""
+    return AGGREGATIONS.get(run.task, ()) if run is not None else ()
+
+
+def as_scoring(value: object) -> Scoring:
+    """A :class:`Scoring` from what session state holds (a Scoring, or its ``params()``)."""
+    if isinstance(value, Scoring):
+        return value
+    if isinstance(value, dict):  # params() of a Scoring, e.g. after a library reload
+        fields = {f.name for f in dataclasses.fields(Scoring)}
+        known = {k: v for k, v in value.items() if k in fields}
+        known["classes"] = tuple(known.get("classes", ()))
+        try:
+            return Scoring(**known)
+        except (LabelnextError, TypeError, ValueError):
+            return Scoring()
+    params = getattr(value, "params", None)  # a Scoring from before a module reload
+    return as_scoring(params()) if callable(params) else Scoring()
+
+
+def fit_scoring(run: ModelRun | None, scoring: Scoring) -> Scoring:
+    """``scoring`` made valid for ``run``, keeping every option the run can use.
+
+    A strategy the run does not support becomes its first supported one; options that do not
+    apply to the run's task go back to their defaults (so equal choices share one cache entry);
+    classes the run does not have are dropped.
+    """
     allowed = strategies_for(run)
-    if st.session_state.get(STRATEGY) not in allowed:
-        st.session_state[STRATEGY] = allowed[0]
-    return str(st.session_state[STRATEGY])
+    strategy = scoring.strategy if scoring.strategy in allowed else allowed[0]
+    if run is None or run.task == "classification":
+        return Scoring(strategy=strategy)
+    aggregations = aggregations_for(run)
+    aggregation = scoring.aggregation if scoring.aggregation in aggregations else aggregations[0]
+    if run.task == "multilabel":
+        return Scoring(strategy=strategy, aggregation=aggregation)
+    classes = tuple(c for c in scoring.classes if c in run.classes)
+    return dataclasses.replace(scoring, strategy=strategy, aggregation=aggregation, classes=classes)
 
 
-def run_scores(run: ModelRun, strategy: str) -> np.ndarray:
+def current_scoring(run: ModelRun | None) -> Scoring:
+    """The chosen Scoring, fitted to the open run (and stored back when fitting changed it)."""
+    chosen = as_scoring(st.session_state.get(SCORING))
+    fitted = fit_scoring(run, chosen)
+    if fitted != st.session_state.get(SCORING):
+        st.session_state[SCORING] = fitted
+    return fitted
+
+
+def set_scoring(scoring: Scoring) -> None:
+    """Replace the chosen Scoring."""
+    st.session_state[SCORING] = scoring
+
+
+def describe_scoring(run: ModelRun | None, scoring: Scoring) -> str:
+    """How the scoring reads to people, e.g. ``margin`` or ``least_confidence, mean over boxes``."""
+    return scoring.describe(run.task if run is not None else "classification")
+
+
+def scoring_key(scoring: Scoring) -> str:
+    """A stable text form of the scoring's parameters: the score caches' key."""
+    return json.dumps(scoring.params(), sort_keys=True)
+
+
+def run_scores(run: ModelRun, scoring: Scoring) -> np.ndarray:
     """Cached scores of every row (higher = more uncertain)."""
-    return cache.scores(run.content_hash, strategy, run)
+    return cache.scores(run.content_hash, scoring_key(scoring), run, scoring)
 
 
-def run_order(run: ModelRun, strategy: str) -> np.ndarray:
+def row_scores(run: ModelRun, row: int, scoring: Scoring) -> dict[str, float]:
+    """Row ``row``'s score under every strategy the run supports, with the chosen options.
+
+    Classification rows are scored alone; other tasks take the row from the cached whole-run
+    scores (aggregation and class options apply to every strategy alike).
+    """
+    if run.task == "classification" and run.samples is None:
+        return scores_for_row(run, row)
+    return {
+        s: float(run_scores(run, dataclasses.replace(scoring, strategy=s))[row])
+        for s in strategies_for(run)
+    }
+
+
+def run_order(run: ModelRun, scoring: Scoring) -> np.ndarray:
     """Cached order of every row, most uncertain first."""
-    return cache.full_order(run.content_hash, strategy, run)
+    return cache.full_order(run.content_hash, scoring_key(scoring), run, scoring)
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,10 +419,26 @@ def review_filter(run: ModelRun) -> Filter:
     )
 
 
-def thumb_for(run: ModelRun, row: int) -> Path | str:
-    """Thumbnail of row ``row`` (a PNG path, or a URL the browser loads)."""
+#: Thumbnail side: classification images stay at 4x a 28 px digit; detection thumbnails are
+#: drawn at about the size a grid card shows them, so box tags are crisp, not stretched.
+THUMB_SIZE = 112
+DETECTION_THUMB_SIZE = 160
+
+
+def boxes_of(run: ModelRun, row: int) -> BoxSet | None:
+    """Row ``row``'s detection boxes, or ``None`` for a run without boxes."""
+    if run.boxes is None:
+        return None
+    return BoxSet.of_row(run.boxes, run.classes, row)
+
+
+def thumb_for(run: ModelRun, row: int, *, box_threshold: float = 0.0) -> Path | str:
+    """Thumbnail of row ``row`` (a PNG path, or a URL the browser loads), boxes drawn on it."""
+    size = DETECTION_THUMB_SIZE if run.boxes is not None else THUMB_SIZE
     try:
         location = run.image_location(row)
     except LabelnextError as exc:
-        return thumbnails.placeholder_thumbnail(str(exc)[:90])
-    return thumbnails.thumbnail(location)
+        return thumbnails.placeholder_thumbnail(str(exc)[:90], size=size)
+    return thumbnails.thumbnail(
+        location, size=size, boxes=boxes_of(run, row), threshold=box_threshold
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import streamlit as st
 
@@ -17,7 +19,37 @@ STRATEGY_LABELS = {
     "margin": "Margin",
     "ratio": "Ratio",
     "entropy": "Entropy",
+    "bald": "BALD (members disagree)",
+    "vote_entropy": "Vote entropy",
+    "variation_ratio": "Variation ratio",
 }
+STRATEGY_HELP = {
+    "least_confidence": "1 − the top probability",
+    "margin": "1 − (top − second)",
+    "ratio": "second ÷ top",
+    "entropy": "how evenly the probability spreads over all classes",
+    "bald": "mutual information: the members are each sure but disagree",
+    "vote_entropy": "how evenly the members' top-1 votes spread",
+    "variation_ratio": "share of members not voting for the majority class",
+}
+AGGREGATION_LABELS = {
+    "max": "Max",
+    "mean": "Mean",
+    "sum": "Sum",
+    "topk": "Mean of top k",
+}
+EMPTY_LABELS = {0.0: "Certain (label last)", 1.0: "Most uncertain (label first)"}
+_MULTILABEL_HELP = (
+    "Each class is a yes/no decision, most uncertain at p = 0.5 (1 − |2p − 1|). "
+    "**Max**: a row scores its most doubtful class — one doubtful class is enough. "
+    "**Mean**: the average over all classes — rows doubtful about many classes first."
+)
+_DETECTION_HELP = (
+    "Each box's uncertainty is 1 − its score (or the strategy on its class probabilities). "
+    "**Max**: the image's most doubtful box. **Mean**: the average over its boxes. "
+    "**Sum**: doubtful boxes add up, so busy images come first (divided by the most boxes any "
+    "image has, to stay in 0–1). **Mean of top k**: the k most doubtful boxes."
+)
 
 # Larger captions and calmer spacing, so a projector audience can read the grid.
 _STYLE = """
@@ -65,8 +97,80 @@ def show_error(exc: LabelnextError, *, prefix: str = "") -> None:
         st.error(f"{prefix}{exc}", icon=":material/error:")
 
 
-def _sync_strategy() -> None:
-    st.session_state[state.STRATEGY] = st.session_state["sidebar_strategy"]
+def _set_scoring(field: str, widget: str, convert: Callable[[Any], Any]) -> None:
+    """Widget callback: change one option of the shared Scoring."""
+    current = state.as_scoring(st.session_state.get(state.SCORING))
+    value = convert(st.session_state[widget])
+    state.set_scoring(dataclasses.replace(current, **{field: value}))
+
+
+def scoring_sidebar(run: ModelRun | None) -> None:
+    """The scoring options the open run can use, all feeding one shared Scoring."""
+    ss = st.session_state
+    scoring = state.current_scoring(run)
+    allowed = state.strategies_for(run)
+    ss["sidebar_strategy"] = scoring.strategy
+    st.selectbox(
+        "Strategy",
+        options=allowed,
+        format_func=lambda s: STRATEGY_LABELS.get(s, s),
+        key="sidebar_strategy",
+        on_change=_set_scoring,
+        args=("strategy", "sidebar_strategy", str),
+        help="How uncertainty is scored; rows are shown least confident first.\n\n"
+        + "\n".join(
+            f"- **{STRATEGY_LABELS.get(s, s)}**: {STRATEGY_HELP.get(s, '')}" for s in allowed
+        ),
+    )
+    if run is None or run.task == "classification":
+        return
+    aggregations = state.aggregations_for(run)
+    ss["sidebar_aggregation"] = scoring.aggregation
+    st.selectbox(
+        "Combine classes by" if run.task == "multilabel" else "Combine boxes by",
+        options=aggregations,
+        format_func=lambda a: AGGREGATION_LABELS.get(a, a),
+        key="sidebar_aggregation",
+        on_change=_set_scoring,
+        args=("aggregation", "sidebar_aggregation", str),
+        help=_MULTILABEL_HELP if run.task == "multilabel" else _DETECTION_HELP,
+    )
+    if run.task != "detection":
+        return
+    if scoring.aggregation == "topk":
+        ss["sidebar_top_k"] = scoring.top_k
+        st.number_input(
+            "k (boxes averaged)",
+            min_value=1,
+            max_value=50,
+            step=1,
+            key="sidebar_top_k",
+            on_change=_set_scoring,
+            args=("top_k", "sidebar_top_k", int),
+            help="Each image scores the mean uncertainty of its k most uncertain boxes.",
+        )
+    ss["sidebar_classes"] = list(scoring.classes)
+    st.multiselect(
+        "Only boxes of",
+        options=list(run.classes),
+        key="sidebar_classes",
+        on_change=_set_scoring,
+        args=("classes", "sidebar_classes", tuple),
+        placeholder="all classes",
+        help="Score only boxes of these classes, e.g. the rare ones you need more labels of. "
+        "Empty: every box counts.",
+    )
+    ss["sidebar_empty"] = scoring.empty_score if scoring.empty_score in EMPTY_LABELS else 0.0
+    st.radio(
+        "An image with no boxes is",
+        options=list(EMPTY_LABELS),
+        format_func=EMPTY_LABELS.get,
+        key="sidebar_empty",
+        on_change=_set_scoring,
+        args=("empty_score", "sidebar_empty", float),
+        help="Certain (score 0): nothing there, nothing to label. Most uncertain (score 1): "
+        "a detector that finds nothing may have missed everything — label those first.",
+    )
 
 
 def _sync_user() -> None:
@@ -91,16 +195,7 @@ def sidebar(run: ModelRun | None) -> None:
                 f"{details + ' · ' if details else ''}{run.n_rows:,} rows · "
                 f"{len(run.classes)} classes"
             )
-        allowed = state.strategies_for(run)
-        ss["sidebar_strategy"] = state.current_strategy(run)
-        st.selectbox(
-            "Strategy",
-            options=allowed,
-            format_func=lambda s: STRATEGY_LABELS.get(s, s),
-            key="sidebar_strategy",
-            on_change=_sync_strategy,
-            help="How uncertainty is scored. Rows are shown least confident first.",
-        )
+        scoring_sidebar(run)
         count = len(state.selection())
         left, right = st.columns([3, 2], vertical_alignment="bottom")
         left.metric("Selected", f"{count:,}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -11,6 +13,8 @@ import streamlit as st
 from labelnext import export
 from labelnext import view as views
 from labelnext.errors import BatchConflictError, LabelnextError
+from labelnext.runs import ModelRun
+from labelnext.uncertainty import Scoring
 from labelnext_app import cache, charts, state, ui
 
 NEW_PROJECT = "New project…"
@@ -29,7 +33,30 @@ def _token() -> str:
     return ss.setdefault("batch_client_token", uuid.uuid4().hex)
 
 
-def _submit(run_key: str, strategy: str) -> None:
+def strategy_params(run: ModelRun, scoring: Scoring, run_key: str) -> dict[str, Any]:
+    """What a batch records about how its rows were chosen (JSON-ready)."""
+    return {
+        **scoring.params(),
+        "description": scoring.describe(run.task),
+        "task": run.task,
+        "selected_in": "dashboard",
+        "run_key": run_key,
+    }
+
+
+def suggested_name(run: ModelRun, scoring: Scoring, n_batches: int) -> str:
+    """``<run>-<strategy>-<date>-b<n>``: n counts the ledger's batches, so names do not repeat."""
+    return f"{run.name}-{scoring.strategy}-{date.today().isoformat()}-b{n_batches + 1}"
+
+
+def _pick_from_history(ids: list[int]) -> None:
+    """History table callback: a clicked row chooses the batch to download."""
+    rows = ss.get("batch_history", {}).get("selection", {}).get("rows", [])
+    if rows and 0 <= rows[0] < len(ids):
+        ss["batch_export_pick"] = ids[rows[0]]
+
+
+def _submit(run_key: str, scoring: Scoring) -> None:
     """Form callback: store the selection as a batch (runs before the page is drawn again)."""
     if not state.selection() and ss.get("batch_result", ("",))[0] == "success":
         return  # the second click of a double click: the batch is stored, keep saying so
@@ -58,7 +85,7 @@ def _submit(run_key: str, strategy: str) -> None:
         ss["batch_result"] = ("error", "Not submitted: " + "; ".join(problems) + ".")
         return
     rows = views.selection_frame(
-        run, state.run_scores(run, strategy), chosen, full_order=state.run_order(run, strategy)
+        run, state.run_scores(run, scoring), chosen, full_order=state.run_order(run, scoring)
     )
     ledger = cache.ledger()
     try:
@@ -69,8 +96,8 @@ def _submit(run_key: str, strategy: str) -> None:
             priority=int(ss.get("batch_priority", 3)),
             note=ss.get("batch_note", ""),
             created_by=user,
-            strategy=strategy,
-            strategy_params={"selected_in": "dashboard", "run_key": run_key},
+            strategy=scoring.strategy,
+            strategy_params=strategy_params(run, scoring, run_key),
             run_id=ledger.register_run(run),
             client_token=_token(),
             on_conflict="skip" if ss.get("batch_on_conflict", "").startswith("Leave") else "fail",
@@ -88,6 +115,7 @@ def _submit(run_key: str, strategy: str) -> None:
         text += " (It had already been submitted; nothing new was stored.)"
     ss["batch_result"] = ("success", text)
     ss["batch_last_id"] = result.batch_id
+    ss["batch_export_pick"] = result.batch_id  # the download section shows the new batch
     state.clear_selection()
     ss["batch_client_token"] = uuid.uuid4().hex
     ss.pop("batch_name", None)  # a fresh suggestion for the next batch
@@ -101,8 +129,8 @@ if run is None:
     st.info("No model run is open. Choose one on Home.")
     st.stop()
 
-strategy = state.current_strategy(run)
-scores = state.run_scores(run, strategy)
+scoring = state.current_scoring(run)
+scores = state.run_scores(run, scoring)
 confidence = 1.0 - scores
 chosen = state.selection()
 in_run = np.isin(run.ids, list(chosen)) if chosen else np.zeros(run.n_rows, dtype=bool)
@@ -154,24 +182,24 @@ else:
 
 # -- submit ------------------------------------------------------------------------------------
 ledger = None
+history = None
 try:
     ledger = cache.ledger()
     projects = list(ledger.projects())
+    history = ledger.batches()
 except LabelnextError as exc:
     ui.show_error(exc, prefix="Ledger unavailable: ")
     projects = []
 
 run_key = ss.get(state.RUN_KEY) or ""
-ss.setdefault(
-    "batch_name",
-    f"{run.name}-{strategy}-{date.today().isoformat()}-{int(in_run.sum())}",
-)
+ss.setdefault("batch_name", suggested_name(run, scoring, 0 if history is None else len(history)))
 _token()
 ss.setdefault("batch_priority", 3)
 if ss.get("batch_project") not in [*projects, NEW_PROJECT]:
     ss["batch_project"] = projects[0] if projects else NEW_PROJECT
 with st.form("batch_form", border=True):
     st.subheader("Submit as a labeling batch")
+    st.caption(f"Rows were ranked by {state.describe_scoring(run, scoring)}; the batch records it.")
     f1, f2 = st.columns(2)
     f1.text_input("Batch name", key="batch_name")
     f2.selectbox("Destination project", options=[*projects, NEW_PROJECT], key="batch_project")
@@ -192,16 +220,15 @@ with st.form("batch_form", border=True):
         f"Submit {int(in_run.sum()):,} rows",
         type="primary",
         on_click=_submit,
-        args=(run_key, strategy),
+        args=(run_key, scoring),
         disabled=not in_run.any() or ledger is None,
         key="batch_submit",
     )
 
 # -- history -----------------------------------------------------------------------------------
 st.subheader("History")
-if ledger is None:
+if ledger is None or history is None:
     st.stop()
-history = ledger.batches()
 if history.empty:
     st.caption("No batches yet.")
     st.stop()
@@ -221,11 +248,19 @@ shown = history[
         "note",
     ]
 ]
+ids = history["batch_id"].astype(int).tolist()
+names = dict(zip(ids, history["name"], strict=True))
+if ss.get("batch_export_pick") not in ids:
+    last = ss.get("batch_last_id")
+    ss["batch_export_pick"] = last if last in ids else ids[0]
+st.caption("Click a row to download that batch below.")
 st.dataframe(
     shown,
     hide_index=True,
     key="batch_history",
     width="stretch",
+    on_select=functools.partial(_pick_from_history, ids),
+    selection_mode="single-row",
     column_config={
         "batch_id": st.column_config.NumberColumn("batch", format="%d"),
         "n_rows": st.column_config.NumberColumn("rows"),
@@ -234,31 +269,35 @@ st.dataframe(
     },
 )
 
-ids = history["batch_id"].astype(int).tolist()
-names = dict(zip(ids, history["name"], strict=True))
-e1, e2 = st.columns([2, 5], vertical_alignment="bottom")
-default_id = ss.get("batch_last_id")
-pick = e1.selectbox(
-    "Download a batch",
-    options=ids,
-    index=ids.index(default_id) if default_id in ids else 0,
-    format_func=lambda i: f"#{i} · {names[i]}",
-    key="batch_export_pick",
-)
-info = ledger.batch(int(pick))
-buttons = e2.container(horizontal=True)
-for fmt, label in EXPORT_FORMATS.items():
-    # The file is made only when the button is clicked (a callable); the click marks the
-    # batch exported, so drawing the history does not.
-    buttons.download_button(
-        label,
-        data=lambda fmt=fmt, batch=int(pick): export.export_batch(
-            ledger, batch, fmt, mark_exported=False
-        ),
-        file_name=export.file_name(info, fmt),
-        mime=export.media_type(fmt),
-        key=f"batch_download_{fmt}",
-        on_click=ledger.mark_exported,
-        args=(int(pick),),
-        icon=":material/download:",
+with st.container(border=True, key="batch_downloads"):
+    e1, e2 = st.columns([2, 5], vertical_alignment="bottom")
+    pick = int(
+        e1.selectbox(
+            "Batch to download",
+            options=ids,
+            format_func=lambda i: f"#{i} · {names[i]}",
+            key="batch_export_pick",
+        )
     )
+    info = ledger.batch(pick)
+    e2.markdown(
+        f"**Batch #{pick} · {info.name}** — {info.n_rows:,} rows for project “{info.project}”, "
+        f"priority {info.priority}, {info.status}"
+    )
+    buttons = st.container(horizontal=True)
+    for fmt, label in EXPORT_FORMATS.items():
+        # The file is made only when the button is clicked (a callable); the click marks the
+        # batch exported, so drawing the history does not.
+        buttons.download_button(
+            f"{label} · #{pick}",
+            data=lambda fmt=fmt, batch=pick: export.export_batch(
+                ledger, batch, fmt, mark_exported=False
+            ),
+            file_name=export.file_name(info, fmt),
+            mime=export.media_type(fmt),
+            key=f"batch_download_{fmt}",
+            on_click=ledger.mark_exported,
+            args=(pick,),
+            icon=":material/download:",
+            help=f"Download batch #{pick} ({info.name}) as {label}",
+        )

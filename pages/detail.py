@@ -1,6 +1,8 @@
 """Detail: one data row, its image with the prediction, probabilities and scores.
 
 Deep link: ``?run=<run key>&row=<data_row_id>``. Previous/next follow the Review order.
+Detection rows show their boxes on the image and in a table; multi-label rows every class's
+probability against the decision threshold; ensemble rows the spread of their members.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import streamlit as st
 from labelnext import thumbnails
 from labelnext import view as views
 from labelnext.errors import LabelnextError
-from labelnext.uncertainty import scores_for_row
 from labelnext_app import charts, state, ui
 
 ss = st.session_state
+#: Boxes below this score are hidden until the slider moves (see pages/review.py).
+DEFAULT_BOX_THRESHOLD = 0.25
 
 
 def _go(data_row_id: str) -> None:
@@ -41,11 +44,11 @@ if run is None:
     st.info("No model run is open. Choose one on Home.")
     st.stop()
 
-strategy = state.current_strategy(run)
-scores = state.run_scores(run, strategy)
+scoring = state.current_scoring(run)
+scores = state.run_scores(run, scoring)
 try:
     view = views.build_view(
-        run, scores, state.review_filter(run), full_order=state.run_order(run, strategy)
+        run, scores, state.review_filter(run), full_order=state.run_order(run, scoring)
     )
 except LabelnextError as exc:
     ui.show_error(exc)
@@ -68,8 +71,13 @@ if st.query_params.get("row") != row_id:
 
 label = str(run.predicted_labels[row])
 conf = float(1.0 - scores[row])
-prev_id, next_id = view.neighbours(row_id)
-position = view.position(row_id)
+position = view.row_position(row)
+prev_id = str(run.ids[view.order[position - 1]]) if position else None
+next_id = (
+    str(run.ids[view.order[position + 1]])
+    if position is not None and position + 1 < len(view)
+    else None
+)
 selected = row_id in state.selection()
 
 top = st.columns([6, 1.3, 1.3, 1.6, 1.6], vertical_alignment="center")
@@ -100,9 +108,8 @@ top[3].button(
     icon=":material/check_box:" if selected else ":material/check_box_outline_blank:",
 )
 if top[4].button("Back to grid", key="detail_back", width="stretch", icon=":material/grid_view:"):
-    page = view.page_of(row_id, int(ss.get("review_page_size", views.PAGE_SIZES[0])))
-    if page is not None:
-        ss["review_page"] = page
+    if position is not None:
+        ss["review_page"] = position // int(ss.get("review_page_size", views.PAGE_SIZES[0])) + 1
     st.switch_page("pages/review.py")
 
 where = (
@@ -112,6 +119,8 @@ where = (
 )
 st.caption(f"{run.name} · {where} · {'selected' if selected else 'not selected'}")
 
+boxes = state.boxes_of(run, row)
+ss.setdefault("detail_box_threshold", DEFAULT_BOX_THRESHOLD)
 left, right = st.columns([5, 4], gap="large")
 with left:
     try:
@@ -119,8 +128,23 @@ with left:
     except LabelnextError as exc:
         location = None
         st.warning(str(exc))
+    threshold = 0.0
+    if boxes is not None:
+        threshold = float(
+            st.slider(
+                "Show boxes scoring at least",
+                min_value=0.0,
+                max_value=1.0,
+                step=0.05,
+                key="detail_box_threshold",
+                help="Hides low-score boxes in the picture and the table. Every box still "
+                "counts in the image's uncertainty score.",
+            )
+        )
     with st.spinner("Drawing…"):
-        picture = thumbnails.detail_image(location, label=label, confidence=conf, size=448)
+        picture = thumbnails.detail_image(
+            location, label=label, confidence=conf, size=448, boxes=boxes, threshold=threshold
+        )
     st.image(picture, width=448, caption=Path(str(location)).name if location else "no image")
     if len(run.metadata.columns):
         st.markdown("**Metadata**")
@@ -137,22 +161,88 @@ with right:
     c1, c2 = st.columns(2)
     c1.metric("Predicted", label)
     c2.metric("Confidence", f"{conf:.3f}")
-    if run.probabilities is not None:
-        st.markdown("**Class probabilities**")
+    if boxes is not None:
+        table = views.box_table(run, row, scoring, threshold=threshold)
+        hidden = len(boxes) - len(table)
+        st.markdown(
+            f"**Boxes** ({len(table)} shown"
+            + (f", {hidden} below {threshold:.2f} hidden)" if hidden else ")")
+        )
+        if len(boxes) == 0:
+            st.caption(
+                "No boxes on this image: it scores "
+                f"{'1 (most uncertain)' if scoring.empty_score else '0 (certain)'}, as chosen "
+                "in the sidebar."
+            )
+        st.dataframe(
+            table,
+            hide_index=True,
+            key="detail_boxes",
+            width="stretch",
+            column_config={
+                "box": st.column_config.NumberColumn("#", format="%d", width="small"),
+                "score": st.column_config.NumberColumn(
+                    "score", format="%.3f", help="The detector's confidence in the box"
+                ),
+                **{c: st.column_config.NumberColumn(c, format="%.1f") for c in "xywh"},
+                "uncertainty": st.column_config.NumberColumn(
+                    "uncertainty",
+                    format="%.3f",
+                    help="This box's uncertainty (higher = label first)",
+                ),
+                "counted": st.column_config.CheckboxColumn(
+                    "counted", help="Whether the sidebar's class choice counts this box"
+                ),
+            },
+        )
+        st.caption(
+            f"Image score = {state.describe_scoring(run, scoring)} = {scores[row]:.3f} "
+            "(x, y = top-left corner, in image pixels)."
+        )
+    elif run.task == "multilabel" and run.probabilities is not None:
+        probs = run.probabilities[row]
+        present = [str(c) for c, p in zip(run.classes, probs, strict=True) if p >= run.threshold]
+        st.markdown(
+            f"**Predicted classes** (probability ≥ {run.threshold:.2f}): "
+            + (", ".join(present) if present else "none")
+        )
+        st.plotly_chart(
+            charts.multilabel_probabilities(run.classes, probs, threshold=run.threshold),
+            key="detail_multilabel",
+            config={"displayModeBar": False},
+        )
+    elif run.probabilities is not None:
+        st.markdown(
+            "**Class probabilities**"
+            + (" (mean of the members)" if run.samples is not None else "")
+        )
         st.plotly_chart(
             charts.class_probabilities(run.classes, run.probabilities[row], top=10),
             key="detail_probs",
             config={"displayModeBar": False},
         )
+    if run.samples is not None:
+        members = run.samples[row]
+        votes = np.bincount(members.argmax(axis=1), minlength=len(run.classes))
+        st.markdown(
+            f"**Ensemble spread** — {members.shape[0]} members; "
+            f"{int(votes.max())} of {members.shape[0]} vote for {run.classes[int(votes.argmax())]}"
+        )
+        st.plotly_chart(
+            charts.ensemble_spread(run.classes, members, top=10),
+            key="detail_members",
+            config={"displayModeBar": False},
+        )
+        st.caption("Bars: mean probability; whiskers: lowest to highest member; dots: members.")
     st.markdown("**Uncertainty score** (higher = label first)")
     table = pd.DataFrame(
         [
             {
                 "strategy": ui.STRATEGY_LABELS.get(s, s),
                 "score": round(v, 4),
-                "in use": "✓" if s == strategy else "",
+                "in use": "✓" if s == scoring.strategy else "",
             }
-            for s, v in scores_for_row(run, row).items()
+            for s, v in state.row_scores(run, row, scoring).items()
         ]
     )
     st.dataframe(table, hide_index=True, key="detail_scores", width="stretch")

@@ -21,6 +21,11 @@ def _max_upload_mb() -> int:
 
 
 MAX_UPLOAD_MB = _max_upload_mb()
+TASK_LABELS = {
+    "classification": "classification",
+    "multilabel": "multi-label",
+    "detection": "detection",
+}
 
 
 def _choose_sample() -> None:
@@ -82,10 +87,18 @@ with st.container(border=True):
     )
     if source == "Upload a file":
         upload = st.file_uploader(
-            f"Predictions file (CSV, Parquet or JSON Lines, up to {MAX_UPLOAD_MB} MB)",
-            type=["csv", "parquet", "jsonl", "ndjson"],
+            f"Predictions file (CSV, Parquet, JSON Lines or Labelbox NDJSON, up to "
+            f"{MAX_UPLOAD_MB} MB)",
+            type=["csv", "parquet", "jsonl", "ndjson", "json"],
             key="home_upload",
             max_upload_size=max(1, MAX_UPLOAD_MB),  # the widget needs >= 1; bytes checked below
+            help="labelnext's own files (classification, multi-label, ensembles, detection) and "
+            "Labelbox prediction NDJSON (radio, checklist, bounding boxes).",
+        )
+        st.caption(
+            "COCO results (`[{image_id, category_id, bbox, score}]`) need the COCO file that "
+            "names the images and categories, and YOLO predictions need their image folder: "
+            "open those as a folder under *Path on the server*."
         )
         if upload is not None and st.button(
             "Open this file", key="home_open_upload", type="primary"
@@ -97,7 +110,11 @@ with st.container(border=True):
             "File or run folder on the server",
             key="home_server_path",
             placeholder="/data/runs/run_042  or  /data/runs/predictions.parquet",
-            help=f"Readable folders: {roots}. Set LABELNEXT_ALLOWED_ROOTS to add more.",
+            help="A predictions file (CSV, Parquet, JSON Lines, Labelbox NDJSON); a run folder "
+            "with run.json; a COCO folder holding the COCO file and a results file (or run.json "
+            'with "format": "coco"); or a YOLO folder with images/, labels/*.txt '
+            f"(`class cx cy w h conf`) and classes.txt.\n\nReadable folders: {roots}. Set "
+            "LABELNEXT_ALLOWED_ROOTS to add more.",
         )
         st.button("Open path", key="home_open_path", on_click=_load_server_path, type="primary")
     else:
@@ -130,8 +147,9 @@ if run is None:
     st.info("Open a model run above to begin.")
     st.stop()
 
-strategy = state.current_strategy(run)
-scores = state.run_scores(run, strategy)
+scoring = state.current_scoring(run)
+scores = state.run_scores(run, scoring)
+described = state.describe_scoring(run, scoring)
 excluded = state.excluded_ids()
 in_ledger = int(np.isin(run.ids, list(excluded)).sum()) if excluded else 0
 
@@ -142,12 +160,12 @@ if meta:
 cols = st.columns(4)
 cols[0].metric("Rows", f"{run.n_rows:,}")
 cols[1].metric("Classes", f"{len(run.classes)}")
-cols[2].metric("Task", run.task)
+cols[2].metric("Task", TASK_LABELS.get(run.task, run.task))
 cols[3].metric("Already queued or labeled", f"{in_ledger:,}")
 
-st.markdown(f"**Confidence under {ui.STRATEGY_LABELS.get(strategy, strategy).lower()}**")
+st.markdown(f"**Confidence under {described}**")
 st.plotly_chart(
-    charts.confidence_histogram(1.0 - scores, strategy=strategy),
+    charts.confidence_histogram(1.0 - scores, strategy=described),
     key="home_histogram",
     config={"displayModeBar": False},
 )

@@ -13,6 +13,9 @@ from labelnext.errors import LabelnextError
 from labelnext_app import state, ui
 
 GRID_COLUMNS = 8
+#: Boxes below this score are hidden on thumbnails until the user moves the slider: real
+#: detectors write many near-zero boxes that would bury the picture.
+DEFAULT_BOX_THRESHOLD = 0.25
 ss = st.session_state
 
 
@@ -59,9 +62,10 @@ if run is None:
     st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
     st.stop()
 
-strategy = state.current_strategy(run)
-scores = state.run_scores(run, strategy)
+scoring = state.current_scoring(run)
+scores = state.run_scores(run, scoring)
 confidence = 1.0 - scores
+detection = run.boxes is not None
 
 ss.setdefault("review_classes", [])
 ss.setdefault("review_conf", (0.0, 1.0))
@@ -71,6 +75,7 @@ ss.setdefault("review_page_size", views.PAGE_SIZES[0])
 ss.setdefault("review_page", 1)
 ss.setdefault("review_topn", 10)
 ss.setdefault("review_range", (0.0, 0.5))
+ss.setdefault("review_box_threshold", DEFAULT_BOX_THRESHOLD)
 
 st.title("Review")
 
@@ -129,10 +134,20 @@ with st.container(border=True):
         on_change=_first_page,
         help="Rows queued, exported or labeled in the ledger are left out.",
     )
+    if detection:
+        st.slider(
+            "Show boxes scoring at least",
+            min_value=0.0,
+            max_value=1.0,
+            step=0.05,
+            key="review_box_threshold",
+            help="Hides low-score boxes on the thumbnails. It changes only what is drawn: "
+            "every box still counts in the image's uncertainty score.",
+        )
 
 try:
     flt = state.review_filter(run)
-    view = views.build_view(run, scores, flt, full_order=state.run_order(run, strategy))
+    view = views.build_view(run, scores, flt, full_order=state.run_order(run, scoring))
 except LabelnextError as exc:
     ui.show_error(exc)
     st.stop()
@@ -212,7 +227,7 @@ p1, p2, p3, p4, p5 = st.columns([3, 1.2, 1.4, 1.2, 1.6], vertical_alignment="bot
 on_page = sum(1 for i in page_ids if i in chosen)
 p1.markdown(
     f"**{len(view):,}** of {run.n_rows:,} rows · least confident first "
-    f"({ui.STRATEGY_LABELS.get(strategy, strategy).lower()}) · showing {shown_from:,}–"
+    f"({state.describe_scoring(run, scoring)}) · showing {shown_from:,}–"
     f"{shown_to:,} · **{len(chosen):,} selected** ({on_page} on this page)"
 )
 p2.button(
@@ -248,7 +263,7 @@ thumbs: list[object] = []
 progress = None
 started = time.perf_counter()
 for done, row in enumerate(page_rows.tolist()):
-    thumbs.append(state.thumb_for(run, row))
+    thumbs.append(state.thumb_for(run, row, box_threshold=float(ss["review_box_threshold"])))
     if progress is None and time.perf_counter() - started > 0.3:
         progress = st.progress(0.0, text="Making thumbnails…")
     if progress is not None:

@@ -10,6 +10,7 @@ from app_support import SAMPLE_KEY, assert_clean, ledger_for, make_app, sample_r
 from labelnext.errors import RunValidationError
 from labelnext.runs import load_run
 from labelnext.select import ranked
+from labelnext.uncertainty import Scoring
 
 BAD_CSV = b"data_row_id,prob_a,prob_b\nx1,0.5,0.5\nx1,0.7,0.2\n,0.1,0.9\n"
 GOOD_CSV = b"data_row_id,prob_a,prob_b,site\nx1,0.5,0.5,north\nx2,0.9,0.1,south\nx3,0.2,0.8,north\n"
@@ -50,7 +51,7 @@ def test_strategy_choice_is_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     at = make_app(tmp_path, monkeypatch).run()
     at.sidebar.selectbox(key="sidebar_strategy").set_value("entropy").run()
     assert_clean(at)
-    assert at.session_state["strategy"] == "entropy"
+    assert at.session_state["scoring"] == Scoring(strategy="entropy")
     assert any("Confidence under entropy" in m.value for m in at.markdown)
     at.switch_page("pages/review.py").run()
     assert at.sidebar.selectbox(key="sidebar_strategy").value == "entropy"

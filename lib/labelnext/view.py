@@ -37,10 +37,12 @@ from labelnext import select
 from labelnext.errors import SelectionError
 from labelnext.runs import ModelRun
 from labelnext.select import Filter
+from labelnext.uncertainty import Scoring, uncertainty_scores
 
 __all__ = [
     "PAGE_SIZES",
     "View",
+    "box_table",
     "build_view",
     "clamp_page",
     "invert_page",
@@ -218,6 +220,59 @@ def selection_frame(
     wanted = np.zeros(run.n_rows, dtype=bool)
     wanted[run.positions(selected)] = True
     return select.rows_frame(run, full_order[wanted[full_order]], scores)
+
+
+def box_table(
+    run: ModelRun, row: int, scoring: Scoring | None = None, *, threshold: float = 0.0
+) -> pd.DataFrame:
+    """The detection boxes of row ``row`` scoring at least ``threshold``, as a table.
+
+    Parameters
+    ----------
+    run : ModelRun
+        A detection run (``run.boxes`` is set).
+    row : int
+        Row position in the run.
+    scoring : Scoring, optional
+        The strategy for each box's uncertainty and the class restriction; default
+        least confidence over every class.
+    threshold : float, default 0.0
+        Leave out boxes whose detector score is below this (what the view hides).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One line per box in the run's box order: ``box`` (1-based number within the row),
+        ``label``, ``score`` (detector confidence), ``x, y, w, h`` (pixels, top-left corner),
+        ``uncertainty`` (the box's score under the strategy: ``1 - score`` for least confidence
+        without class probabilities; higher = more uncertain) and ``counted`` (whether the
+        class restriction lets the box into the image's score).
+    """
+    if run.boxes is None:
+        raise ValueError(f"run '{run.name}' has no detection boxes (task {run.task!r})")
+    scoring = scoring or Scoring()
+    part = run.boxes.of(row)
+    labels = [str(run.classes[i]) for i in run.boxes.label[part]]
+    score = run.boxes.score[part].astype(np.float64)
+    if run.boxes.probabilities is not None:
+        per_box = uncertainty_scores(run.boxes.probabilities[part], scoring.strategy)
+    else:
+        per_box = 1.0 - score
+    xywh = run.boxes.xywh[part].astype(np.float64)
+    table = pd.DataFrame(
+        {
+            "box": np.arange(1, len(labels) + 1),
+            "label": labels,
+            "score": score,
+            "x": xywh[:, 0],
+            "y": xywh[:, 1],
+            "w": xywh[:, 2],
+            "h": xywh[:, 3],
+            "uncertainty": np.clip(np.asarray(per_box, dtype=np.float64), 0.0, 1.0),
+            "counted": [not scoring.classes or c in scoring.classes for c in labels],
+        }
+    )
+    return table[score >= threshold].reset_index(drop=True)
 
 
 def clamp_page(page: int, n_pages: int) -> int:
