@@ -35,9 +35,9 @@ def submit_at_the_barrier(
 
     ledger = None
     try:
-        barrier.wait(timeout=120)
+        barrier.wait(timeout=600)
         ledger = Ledger(url)
-        barrier.wait(timeout=120)
+        barrier.wait(timeout=600)
         result = ledger.submit(
             project="shared",
             name=name,

@@ -16,6 +16,9 @@ from labelnext.errors import BatchConflictError
 from labelnext.ledger import Ledger, batch_rows, batches
 
 N_OVERLAPPING = 6  # each takes 15 of 45 rows, overlapping both neighbours
+# Only a guard against a hang, not a speed check: eight spawned interpreters importing pandas and
+# SQLAlchemy on a busy 2-core machine once took over two minutes to all report back.
+HANG_GUARD_S = 600
 
 
 def test_processes_submitting_at_once_never_share_a_row(ledger_url: str) -> None:
@@ -40,7 +43,7 @@ def test_processes_submitting_at_once_never_share_a_row(ledger_url: str) -> None
         worker.start()
     reports = {}
     for _ in workers:
-        report = results.get(timeout=120)
+        report = results.get(timeout=HANG_GUARD_S)
         reports[report[0]] = report
     for worker in workers:
         worker.join(timeout=30)
