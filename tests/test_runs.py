@@ -267,3 +267,16 @@ def test_the_shipped_sample_run_loads() -> None:
 def test_a_folder_without_run_json_says_so(tmp_path: Path) -> None:
     with pytest.raises(RunValidationError, match="a folder without run.json"):
         load_run(tmp_path)
+
+
+def test_a_parquet_file_hashes_the_same_read_from_disk_or_uploaded(tmp_path: Path) -> None:
+    path = tmp_path / "r.parquet"
+    pq.write_table(
+        pa.table({"data_row_id": ["a", "b"], "prob_x": [0.2, 0.9], "prob_y": [0.8, 0.1]}), path
+    )
+    from_disk = load_run(path)  # memory-mapped, hashed in chunks
+    uploaded = load_run(path.read_bytes(), filename="r.parquet")
+    assert from_disk.content_hash == uploaded.content_hash
+    (tmp_path / "empty.parquet").write_bytes(b"")
+    with pytest.raises(RunValidationError, match="empty.parquet: the file is empty"):
+        load_run(tmp_path / "empty.parquet")
