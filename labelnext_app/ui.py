@@ -63,14 +63,36 @@ div[class*="st-key-review_card_"] img { border-radius: 4px; }
 """
 
 
+def ensure_entry_point() -> None:
+    """Rerun through app.py if Streamlit ran this page file on its own.
+
+    Called first in every page. Streamlit starts a server whose main script has a ``pages/``
+    folder in its old folder-based multipage mode, and leaves it only when the main script
+    calls ``st.navigation``. A server whose first visitor follows a deep link (``/detail?...``)
+    would run the page without app.py (no shared state, no sidebar), and keep doing so for every
+    page until someone opened ``/``. Clearing the flag and rerunning runs app.py, which then
+    opens the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager  # internal: no public switch
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_style() -> None:
     """Inject the shared CSS (no visible element)."""
     st.html(_STYLE)
 
 
 def css_ident(text: str) -> str:
-    """Escape ``text`` for use inside a CSS class selector."""
-    return re.sub(r"([^a-zA-Z0-9_-])", r"\\\1", text)
+    """The class Streamlit gives an element with key ``text`` (after ``st-key-``).
+
+    Streamlit's frontend replaces every character outside ``[a-zA-Z0-9_-]`` with ``-`` (so the
+    card of ``canvas-0001.png`` has class ``st-key-review_card_canvas-0001-png``); a selector
+    must do the same, not escape the character.
+    """
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", text.strip())
 
 
 def highlight_cards(ids: Iterable[str]) -> None:

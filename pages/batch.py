@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from datetime import date
 from typing import Any
@@ -16,6 +15,8 @@ from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.runs import ModelRun
 from labelnext.uncertainty import Scoring
 from labelnext_app import cache, charts, state, ui
+
+ui.ensure_entry_point()
 
 NEW_PROJECT = "New project…"
 EXPORT_FORMATS = {
@@ -47,13 +48,6 @@ def strategy_params(run: ModelRun, scoring: Scoring, run_key: str) -> dict[str, 
 def suggested_name(run: ModelRun, scoring: Scoring, n_batches: int) -> str:
     """``<run>-<strategy>-<date>-b<n>``: n counts the ledger's batches, so names do not repeat."""
     return f"{run.name}-{scoring.strategy}-{date.today().isoformat()}-b{n_batches + 1}"
-
-
-def _pick_from_history(ids: list[int]) -> None:
-    """History table callback: a clicked row chooses the batch to download."""
-    rows = ss.get("batch_history", {}).get("selection", {}).get("rows", [])
-    if rows and 0 <= rows[0] < len(ids):
-        ss["batch_export_pick"] = ids[rows[0]]
 
 
 def _submit(run_key: str, scoring: Scoring) -> None:
@@ -254,12 +248,12 @@ if ss.get("batch_export_pick") not in ids:
     last = ss.get("batch_last_id")
     ss["batch_export_pick"] = last if last in ids else ids[0]
 st.caption("Click a row to download that batch below.")
-st.dataframe(
+clicked = st.dataframe(
     shown,
     hide_index=True,
     key="batch_history",
     width="stretch",
-    on_select=functools.partial(_pick_from_history, ids),
+    on_select="rerun",
     selection_mode="single-row",
     column_config={
         "batch_id": st.column_config.NumberColumn("batch", format="%d"),
@@ -268,6 +262,13 @@ st.dataframe(
         "created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
     },
 )
+
+# A newly clicked history row picks the batch; the picker below can still change it after.
+rows = list(clicked.selection.rows) if clicked is not None else []
+if rows != ss.get("batch_history_rows", []):
+    ss["batch_history_rows"] = rows
+    if rows and 0 <= rows[0] < len(ids):
+        ss["batch_export_pick"] = ids[rows[0]]
 
 with st.container(border=True, key="batch_downloads"):
     e1, e2 = st.columns([2, 5], vertical_alignment="bottom")

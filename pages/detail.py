@@ -18,9 +18,12 @@ from labelnext import view as views
 from labelnext.errors import LabelnextError
 from labelnext_app import charts, state, ui
 
+ui.ensure_entry_point()
+
 ss = st.session_state
-#: Boxes below this score are hidden until the slider moves (see pages/review.py).
-DEFAULT_BOX_THRESHOLD = 0.25
+#: Every box is drawn until the user raises the slider: the low-score boxes are the uncertain
+#: ones that put an image at the top of the queue, so hiding them by default would hide why.
+DEFAULT_BOX_THRESHOLD = 0.0
 
 
 def _go(data_row_id: str) -> None:
@@ -121,7 +124,7 @@ st.caption(f"{run.name} · {where} · {'selected' if selected else 'not selected
 
 boxes = state.boxes_of(run, row)
 ss.setdefault("detail_box_threshold", DEFAULT_BOX_THRESHOLD)
-left, right = st.columns([5, 4], gap="large")
+left, right = st.columns([5, 5] if boxes is not None else [5, 4], gap="large")
 with left:
     try:
         location = run.image_location(row)

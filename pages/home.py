@@ -11,6 +11,8 @@ from labelnext.errors import LabelnextError
 from labelnext.runs import allowed_roots_from_env
 from labelnext_app import charts, state, ui
 
+ui.ensure_entry_point()
+
 
 def _max_upload_mb() -> int:
     """LABELNEXT_MAX_UPLOAD_MB, default 200 (also the default when the value is not a number)."""

@@ -12,10 +12,14 @@ from labelnext import view as views
 from labelnext.errors import LabelnextError
 from labelnext_app import state, ui
 
+ui.ensure_entry_point()
+
 GRID_COLUMNS = 8
-#: Boxes below this score are hidden on thumbnails until the user moves the slider: real
-#: detectors write many near-zero boxes that would bury the picture.
-DEFAULT_BOX_THRESHOLD = 0.25
+#: Detection thumbnails are larger (160 px) so box tags stay readable: fewer per line.
+DETECTION_GRID_COLUMNS = 6
+#: Every box is drawn until the user raises the slider: the low-score boxes are the uncertain
+#: ones that put an image at the top of the queue, so hiding them by default would hide why.
+DEFAULT_BOX_THRESHOLD = 0.0
 ss = st.session_state
 
 
@@ -135,7 +139,8 @@ with st.container(border=True):
         help="Rows queued, exported or labeled in the ledger are left out.",
     )
     if detection:
-        st.slider(
+        t1, t2 = st.columns([3, 6], vertical_alignment="bottom")
+        t1.slider(
             "Show boxes scoring at least",
             min_value=0.0,
             max_value=1.0,
@@ -143,6 +148,10 @@ with st.container(border=True):
             key="review_box_threshold",
             help="Hides low-score boxes on the thumbnails. It changes only what is drawn: "
             "every box still counts in the image's uncertainty score.",
+        )
+        t2.caption(
+            "Boxes: class colour, label and detector score. The slider only hides boxes; "
+            f"the order is by {state.describe_scoring(run, scoring)}."
         )
 
 try:
@@ -278,9 +287,10 @@ ui.highlight_cards(rid for rid in page_ids if rid in chosen)
 
 run_key = ss.get(state.RUN_KEY)
 first_rank = (ss["review_page"] - 1) * page_size
-for start in range(0, len(page_ids), GRID_COLUMNS):
-    cells = st.columns(GRID_COLUMNS)
-    for offset in range(min(GRID_COLUMNS, len(page_ids) - start)):
+columns = DETECTION_GRID_COLUMNS if detection else GRID_COLUMNS
+for start in range(0, len(page_ids), columns):
+    cells = st.columns(columns)
+    for offset in range(min(columns, len(page_ids) - start)):
         pos = start + offset
         rid, row = page_ids[pos], int(page_rows[pos])
         with cells[offset], st.container(border=True, key=f"review_card_{rid}"):

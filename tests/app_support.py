@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from labelnext.runs import SAMPLE_DATA_DIR, ModelRun, load_run
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+if str(REPO) not in sys.path:  # labelnext_app sits beside app.py, as `streamlit run` sees it
+    sys.path.insert(0, str(REPO))
 SAMPLE_KEY = "sample:mnist/run_001"
 SAMPLE_DIR = SAMPLE_DATA_DIR / "mnist" / "run_001"
 
@@ -67,3 +71,51 @@ def assert_clean(at: AppTest) -> None:
     """No exception and no error box on the screen."""
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+DETECT_KEY = "sample:mnist_detect"
+MULTILABEL_KEY = "sample:mnist_multilabel"
+
+
+def open_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_key: str) -> AppTest:
+    """An app under test with ``run_key`` open (as a deep link would open it)."""
+    at = make_app(tmp_path, monkeypatch)
+    at.query_params["run"] = run_key
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def open_detail(at: AppTest, row: str) -> AppTest:
+    """Switch ``at`` to the detail view of data row ``row`` of the open run."""
+    at.query_params["run"] = at.session_state["run_key"]
+    at.query_params["row"] = row
+    at.switch_page("pages/detail.py").run()
+    assert_clean(at)
+    return at
+
+
+def plotly_spec(at: AppTest, key: str) -> dict:  # type: ignore[type-arg]
+    """The figure (plotly JSON) of the chart drawn with ``key=key`` (AppTest cannot see charts)."""
+    import json
+
+    for element in at.get("plotly_chart"):
+        if element.proto.id.endswith(f"-{key}"):
+            return _plain(json.loads(element.proto.spec))  # type: ignore[no-any-return]
+    raise AssertionError(f"no plotly chart with key {key!r}")
+
+
+def _plain(value: object) -> object:
+    """Plotly JSON with its base64 typed arrays ({"dtype", "bdata"}) turned into lists."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        if set(value) >= {"dtype", "bdata"}:
+            array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+            return array.tolist()
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -122,3 +122,45 @@ def test_empty_selection_cannot_be_submitted(
     assert_clean(at)
     assert at.button(key="batch_submit").disabled
     assert "Nothing is selected yet" in at.info[0].value
+
+
+def test_the_next_suggested_name_counts_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = list(ranked(sample_run(), "least_confidence", k=3)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids)
+    assert at.text_input(key="batch_name").value.endswith("-b1")
+    _submit(at, "p")
+    assert_clean(at)
+    name = at.text_input(key="batch_name").value
+    assert name.endswith("-b2") and not name.endswith("-0")
+    assert ledger_for(tmp_path).batch(1).name.endswith("-b1")
+
+
+def test_download_section_names_the_batch_and_history_rows_pick_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = list(ranked(sample_run(), "least_confidence", k=6)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids[:2])
+    _submit(at, "first")
+    at.session_state["selection"] = set(ids[2:6])
+    at.run()
+    _submit(at, "second")
+    assert_clean(at)
+    history = at.dataframe[-1].value
+    assert list(history["batch_id"]) == [2, 1]  # newest first
+    # the batch just submitted is the one offered for download, and every button says so
+    assert at.selectbox(key="batch_export_pick").value == 2
+    labels = [d.proto.label for d in at.get("download_button")]
+    formats = ("CSV", "Parquet", "JSON Lines", "Labelbox", "Label Studio")
+    assert labels == [f"{fmt} · #2" for fmt in formats]
+    assert any(m.value.startswith("**Batch #2 · ") and "4 rows" in m.value for m in at.markdown)
+    # clicking the second history row (batch 1) picks batch 1
+    at.session_state["batch_history"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    assert_clean(at)
+    assert at.selectbox(key="batch_export_pick").value == 1
+    assert any(m.value.startswith("**Batch #1 · ") and "2 rows" in m.value for m in at.markdown)
+    # and the picker still works after a click
+    at.selectbox(key="batch_export_pick").set_value(2).run()
+    assert at.selectbox(key="batch_export_pick").value == 2

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from app_support import SAMPLE_KEY, assert_clean, ledger_for, make_app, sample_run
+from formats_fixtures import LABELBOX_DIR, write_yolo
 
 from labelnext.errors import RunValidationError
 from labelnext.runs import load_run
@@ -135,3 +136,70 @@ def test_upload_widget_and_size_limit(tmp_path: Path, monkeypatch: pytest.Monkey
     at.run()
     assert "the limit is 0 MB (LABELNEXT_MAX_UPLOAD_MB)" in at.error[0].value
     assert at.session_state["run_key"] == SAMPLE_KEY
+
+
+def test_every_sample_is_offered_with_its_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = make_app(tmp_path, monkeypatch).run()
+    box = at.selectbox(key="home_sample")
+    assert box.options == [
+        "MNIST digits — classification, run 1",
+        "MNIST digits — classification, run 2",
+        "MNIST canvases — detection (COCO)",
+        "MNIST canvases — multi-label",
+    ]
+    box.set_value("sample:mnist_detect").run()
+    assert_clean(at)
+    assert at.session_state["run_key"] == "sample:mnist_detect"
+    assert _metric(at, "Task") == "detection"
+    assert _metric(at, "Rows") == "240"
+    box.set_value("sample:mnist_multilabel").run()
+    assert _metric(at, "Task") == "multi-label"
+
+
+@pytest.mark.parametrize(("kind", "task"), [("boxes", "detection"), ("checklist", "multilabel")])
+def test_labelbox_ndjson_upload_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, task: str
+) -> None:
+    data = (LABELBOX_DIR / f"{kind}.ndjson").read_bytes()
+    at = make_app(tmp_path, monkeypatch).run()
+    at.segmented_control(key="home_source").set_value("Upload a file").run()
+    at.session_state["home_pending_upload"] = (f"{kind}.ndjson", data)
+    at.run()
+    assert_clean(at)
+    assert at.session_state["run_key"].endswith(f"/{kind}.ndjson")
+    assert _metric(at, "Rows") == str(load_run(data, filename=f"{kind}.ndjson").n_rows)
+    assert load_run(data, filename=f"{kind}.ndjson").task == task
+    at.switch_page("pages/review.py").run()
+    assert_clean(at)
+
+
+def test_coco_results_upload_says_it_needs_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = make_app(tmp_path, monkeypatch).run()
+    at.segmented_control(key="home_source").set_value("Upload a file").run()
+    assert any("open those as a folder" in c.value for c in at.caption)
+    results = b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "score": 0.5}]'
+    at.session_state["home_pending_upload"] = ("results.json", results)
+    at.run()
+    assert not at.exception
+    assert "need the COCO file that names them" in at.error[0].value
+    assert at.session_state["run_key"] == SAMPLE_KEY
+
+
+def test_server_path_to_a_yolo_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_yolo(tmp_path / "runs" / "yolo")
+    at = make_app(tmp_path, monkeypatch)
+    monkeypatch.setenv("LABELNEXT_ALLOWED_ROOTS", str(tmp_path / "runs"))
+    at.run()
+    at.segmented_control(key="home_source").set_value("Path on the server").run()
+    at.text_input(key="home_server_path").input(str(folder))
+    at.button(key="home_open_path").click().run()
+    assert_clean(at)
+    assert at.session_state["run_key"] == f"path:{folder}"
+    assert _metric(at, "Task") == "detection"
+    at.switch_page("pages/review.py").run()
+    assert_clean(at)
+    assert len(at.image) == len(load_run(folder).ids)

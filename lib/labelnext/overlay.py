@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: Bump when the drawing changes, so cached images with boxes are made again.
-OVERLAY_VERSION = 1
+OVERLAY_VERSION = 2
 
 #: One colour per class (cycled past ten). Bright, saturated colours: they must stand out on the
 #: black background *and* the white strokes of MNIST-like images, and on photos.
@@ -173,7 +173,7 @@ def draw_boxes(
     out = image.convert("RGB")  # always a copy
     side = min(out.size)
     width = line_width or max(1, min(3, round(side / 80)))
-    text_px = font_size or max(10, round(side / 18))
+    text_px = font_size or min(18, max(10, round(side / 15)))
     font = _font(text_px)
     draw = ImageDraw.Draw(out)
     shown = np.flatnonzero(score >= threshold)

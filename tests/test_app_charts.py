@@ -1,0 +1,86 @@
+"""labelnext_app.charts and the scoring state helpers: plain functions, no app run needed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import app_support  # noqa: F401  (puts labelnext_app on sys.path)
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from labelnext.runs import SAMPLE_DATA_DIR, load_run
+from labelnext.uncertainty import Scoring
+from labelnext_app import charts, state
+
+CLASSES = ["a", "b", "c"]
+FIGURES: dict[str, Callable[[], go.Figure]] = {
+    "confidence": lambda: charts.confidence_histogram(np.array([0.1, 0.9]), strategy="margin"),
+    "selection": lambda: charts.selection_histogram(np.array([0.1, 0.5]), np.array([0.2])),
+    "classes": lambda: charts.class_distribution(
+        CLASSES, np.array(["a", "b"], dtype=object), np.array(["a"], dtype=object)
+    ),
+    "probabilities": lambda: charts.class_probabilities(CLASSES, np.array([0.2, 0.5, 0.3])),
+    "multilabel": lambda: charts.multilabel_probabilities(
+        CLASSES, np.array([0.2, 0.7, 0.5]), threshold=0.5
+    ),
+    "ensemble": lambda: charts.ensemble_spread(
+        CLASSES, np.array([[0.2, 0.5, 0.3], [0.6, 0.2, 0.2]])
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_text_is_readable_on_a_projector(name: str) -> None:
+    fig = FIGURES[name]()
+    assert fig.layout.font.size >= 14
+    assert fig.layout.legend.font.size >= 14
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert axis.tickfont.size >= 14
+        assert axis.title.font.size >= 14
+
+
+def test_multilabel_bars_mark_the_predicted_classes() -> None:
+    fig = charts.multilabel_probabilities(CLASSES, np.array([0.2, 0.7, 0.5]), threshold=0.5)
+    bar = fig.data[0]
+    assert list(bar.y) == CLASSES
+    assert list(bar.marker.color) == [
+        charts.POOL_COLOR,
+        charts.SELECTION_COLOR,
+        charts.SELECTION_COLOR,
+    ]
+
+
+def test_fit_scoring_keeps_what_the_run_can_use() -> None:
+    detect = load_run(SAMPLE_DATA_DIR / "mnist_detect")
+    multilabel = load_run(SAMPLE_DATA_DIR / "mnist_multilabel")
+    classify = load_run(SAMPLE_DATA_DIR / "mnist" / "run_001")
+    wide = Scoring(
+        strategy="margin", aggregation="topk", top_k=5, classes=("3", "x"), empty_score=1
+    )
+    # detection without box probabilities: least confidence only; unknown classes dropped
+    assert state.fit_scoring(detect, wide) == Scoring(
+        aggregation="topk", top_k=5, classes=("3",), empty_score=1.0
+    )
+    # multi-label: max or mean only; box options back to their defaults
+    assert state.fit_scoring(multilabel, wide) == Scoring(strategy="margin")
+    assert state.fit_scoring(multilabel, Scoring(aggregation="mean")) == Scoring(aggregation="mean")
+    # classification: the strategy alone
+    assert state.fit_scoring(classify, wide) == Scoring(strategy="margin")
+    assert state.fit_scoring(classify, Scoring(strategy="bald")) == Scoring()
+
+
+def test_scoring_key_is_stable_and_distinguishes_options() -> None:
+    assert state.scoring_key(Scoring()) == state.scoring_key(Scoring())
+    keys = {
+        state.scoring_key(s)
+        for s in (Scoring(), Scoring(aggregation="mean"), Scoring(top_k=4), Scoring(classes=("1",)))
+    }
+    assert len(keys) == 4
+
+
+def test_as_scoring_reads_params_back() -> None:
+    original = Scoring(strategy="entropy", aggregation="sum", classes=("1", "2"), empty_score=1.0)
+    assert state.as_scoring(original.params()) == original
+    assert state.as_scoring(None) == Scoring()
+    assert state.as_scoring({"strategy": "nope"}) == Scoring()
