@@ -45,7 +45,7 @@ def confidence_histogram(confidence: np.ndarray, *, strategy: str, bins: int = 4
         )
     )
     fig.update_xaxes(range=[0, 1])
-    return _layout(fig, height=320, x_title=f"confidence (1 − {strategy} score)", y_title="rows")
+    return _layout(fig, height=320, x_title=f"confidence = 1 − score ({strategy})", y_title="rows")
 
 
 def selection_histogram(

@@ -214,17 +214,14 @@ with right:
             key="detail_multilabel",
             config={"displayModeBar": False},
         )
-    elif run.probabilities is not None:
-        st.markdown(
-            "**Class probabilities**"
-            + (" (mean of the members)" if run.samples is not None else "")
-        )
+    elif run.probabilities is not None and run.samples is None:
+        st.markdown("**Class probabilities**")
         st.plotly_chart(
             charts.class_probabilities(run.classes, run.probabilities[row], top=10),
             key="detail_probs",
             config={"displayModeBar": False},
         )
-    if run.samples is not None:
+    if run.samples is not None:  # the spread shows the mean too: no separate bars
         members = run.samples[row]
         votes = np.bincount(members.argmax(axis=1), minlength=len(run.classes))
         st.markdown(

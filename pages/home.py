@@ -174,7 +174,16 @@ st.plotly_chart(
 left, right = st.columns([1, 3], vertical_alignment="center")
 if left.button("Review least confident →", key="home_go_review", type="primary"):
     st.switch_page("pages/review.py")
+held = ""
+if run.boxes is not None:
+    held = (
+        f"{run.boxes.n_boxes:,} boxes, {int((run.boxes.counts == 0).sum()):,} images without any · "
+    )
+elif run.samples is not None:
+    held = f"{run.samples.shape[1]} ensemble members per row · "
+elif run.task == "multilabel":
+    held = f"decision threshold {run.threshold:.2f} per class · "
 right.caption(
-    f"{int((1.0 - scores < 0.5).sum()):,} rows below 0.5 confidence · "
+    f"{int((1.0 - scores < 0.5).sum()):,} rows below 0.5 confidence · {held}"
     f"classes: {', '.join(run.classes[:20])}{' …' if len(run.classes) > 20 else ''}"
 )

@@ -242,3 +242,58 @@ def test_review_journey(server: tuple[str, Path]) -> None:
     assert list(batches["status"]) == ["exported"]
     stored = ledger.batch_rows(int(batches["batch_id"].iloc[0]))
     assert sorted(stored["data_row_id"]) == sorted(chosen)
+
+
+def _css(data_row_id: str) -> str:
+    """The class suffix Streamlit derives from a key (other characters become '-')."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", data_row_id)
+
+
+def _images_loaded(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
+    )
+
+
+def test_detection_review_and_detail(server: tuple[str, Path]) -> None:
+    """Boxes on the detection sample's thumbnails and in its detail view (screenshots kept)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from labelnext.runs import load_run
+    from labelnext.select import ranked
+
+    url, _ = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    run = load_run(REPO / "sample_data" / "mnist_detect")
+    order = list(ranked(run, "least_confidence")["data_row_id"])
+    first = order[0]
+    assert run.boxes is not None
+    n_boxes = int(run.boxes.counts[run.row_index(first)])
+    assert n_boxes > 0
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1500})
+        try:
+            page.goto(f"{url}/review?run=sample:mnist_detect")
+            page.wait_for_selector(".st-key-review_pick_" + _css(first), timeout=60_000)
+            _settle(page)
+            assert _grid_ids(page) == [_css(i) for i in order[:24]]
+            expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Combine boxes by")
+            _images_loaded(page)
+            page.screenshot(path=str(ARTIFACTS / "detection-review.png"))
+
+            page.locator(".st-key-review_open_" + _css(first) + " button").first.click()
+            expect(page.get_by_role("heading", name=f"Row {first}")).to_be_visible(timeout=30_000)
+            _settle(page)
+            _images_loaded(page)
+            expect(page.get_by_text(f"({n_boxes} shown)")).to_be_visible()
+            expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
+            page.wait_for_timeout(500)
+            page.locator('[data-testid="stMain"]').screenshot(
+                path=str(ARTIFACTS / "detection-detail.png")
+            )
+        finally:
+            browser.close()
