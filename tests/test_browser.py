@@ -283,6 +283,11 @@ def test_detection_review_and_detail(server: tuple[str, Path]) -> None:
             assert _grid_ids(page) == [_css(i) for i in order[:24]]
             expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Combine boxes by")
             _images_loaded(page)
+            # a picked card is highlighted even though its id holds a "." (canvas-0001.png)
+            _pick(page, _css(order[1]), 1)
+            expect(page.locator(f".st-key-review_card_{_css(order[1])}")).to_have_css(
+                "border-top-width", "3px"
+            )
             page.screenshot(path=str(ARTIFACTS / "detection-review.png"))
 
             page.locator(".st-key-review_open_" + _css(first) + " button").first.click()
