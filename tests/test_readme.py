@@ -1,0 +1,25 @@
+"""The README's library example runs as written (on the shipped sample, in a temporary home)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_library_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert blocks, "the README has a python example"
+    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LABELNEXT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LABELNEXT_DB_URL", raising=False)
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    tasks = json.loads((tmp_path / "batch.json").read_text())
+    assert len(tasks) == 100
+    assert all(task["predictions"][0]["score"] <= 0.9 + 1e-6 for task in tasks)
