@@ -254,3 +254,17 @@ def test_cli_aggregation_options_match_the_library(
     expected = ranked(load_run(folder), scoring)
     assert printed["data_row_id"].tolist() == expected["data_row_id"].tolist()
     np.testing.assert_allclose(printed["score"], expected["score"], atol=1e-6)
+
+
+def test_box_uncertainty_and_row_scores_honour_the_options(tmp_path: Path) -> None:
+    from labelnext.uncertainty import box_uncertainty
+
+    run = load_run(_detection_file(tmp_path))
+    np.testing.assert_allclose(box_uncertainty(run), [0.1, 0.7, 0.45], rtol=1e-6)
+    with pytest.raises(StrategyError, match="without class probabilities"):
+        box_uncertainty(run, "entropy")
+    mean = scores_for_row(run, 0, Scoring(aggregation="mean"))
+    assert mean == pytest.approx({"least_confidence": 0.4})
+    assert scores_for_row(run, 1, Scoring(empty_score=1.0)) == pytest.approx(
+        {"least_confidence": 1.0}
+    )

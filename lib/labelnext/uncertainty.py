@@ -40,7 +40,7 @@ Other tasks (options in :class:`Scoring`, a plain, hashable value that the ledge
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +56,7 @@ __all__ = [
     "ENSEMBLE_STRATEGIES",
     "STRATEGIES",
     "Scoring",
+    "box_uncertainty",
     "ensemble_scores",
     "multilabel_scores",
     "run_scores",
@@ -417,18 +418,34 @@ def ensemble_scores(samples: NDArray[Any], strategy: str) -> NDArray[np.float64]
     )
 
 
+def box_uncertainty(run: ModelRun, strategy: str = "least_confidence") -> NDArray[np.float64]:
+    """Each box's uncertainty, in the run's box order; higher = more uncertain, in [0, 1].
+
+    ``1 - score`` for least confidence on boxes without class probabilities; the classification
+    strategy on each box's class probabilities when the detector gives them.
+
+    Raises
+    ------
+    StrategyError
+        If the run has no boxes, or the strategy needs class probabilities the boxes lack.
+    """
+    boxes = run.boxes
+    if boxes is None:
+        raise StrategyError(f"Run '{run.name}' has no detection boxes (task {run.task!r}).")
+    if boxes.probabilities is not None:
+        _check_strategy(strategy)
+        per_box = _scores(boxes.probabilities.astype(np.float64), strategy, BLOCK_ROWS)
+    elif strategy == "least_confidence":
+        per_box = 1.0 - boxes.score.astype(np.float64)
+    else:
+        raise StrategyError(_unsupported_message(run, strategy))
+    return np.clip(np.asarray(per_box, dtype=np.float64), 0.0, 1.0)
+
+
 def _detection_scores(run: ModelRun, scoring: Scoring) -> NDArray[np.float64]:
     boxes = run.boxes
     assert boxes is not None
-    if scoring.strategy == "least_confidence" and boxes.probabilities is None:
-        per_box = 1.0 - boxes.score.astype(np.float64)
-    elif boxes.probabilities is not None:
-        per_box = np.asarray(
-            _scores(boxes.probabilities.astype(np.float64), scoring.strategy, BLOCK_ROWS),
-            dtype=np.float64,
-        )
-    else:  # pragma: no cover - supported_strategies refused it
-        raise StrategyError(_unsupported_message(run, scoring.strategy))
+    per_box = box_uncertainty(run, scoring.strategy)
     keep = np.ones(boxes.n_boxes, dtype=bool)
     if scoring.classes:
         unknown = sorted(set(scoring.classes) - set(run.classes))
@@ -439,7 +456,7 @@ def _detection_scores(run: ModelRun, scoring: Scoring) -> NDArray[np.float64]:
             )
         keep = np.isin(boxes.label, [run.classes.index(c) for c in scoring.classes])
     return aggregate_boxes(
-        np.clip(per_box, 0.0, 1.0)[keep],
+        per_box[keep],
         boxes.row[keep],
         run.n_rows,
         how=scoring.aggregation,
@@ -498,10 +515,18 @@ def aggregate_boxes(
     return np.clip(out, 0.0, 1.0)
 
 
-def scores_for_row(run: ModelRun, i: int) -> dict[str, float]:
-    """Row ``i``'s score under every strategy the run supports (higher = more uncertain)."""
+def scores_for_row(run: ModelRun, i: int, scoring: Scoring | None = None) -> dict[str, float]:
+    """Row ``i``'s score under every strategy the run supports (higher = more uncertain).
+
+    For multi-label and detection runs the aggregation and class options of ``scoring`` apply
+    to every strategy alike (the strategy in ``scoring`` itself is ignored).
+    """
     if run.task in ("multilabel", "detection") or run.samples is not None:
-        return {s: float(run_scores(run, s)[i]) for s in supported_strategies(run)}
+        base = scoring or Scoring()
+        return {
+            s: float(run_scores(run, replace(base, strategy=s))[i])
+            for s in supported_strategies(run)
+        }
     if run.probabilities is None:
         assert run.top1_confidence is not None
         return {"least_confidence": float(1.0 - run.top1_confidence[i])}

@@ -37,7 +37,7 @@ from labelnext import select
 from labelnext.errors import SelectionError
 from labelnext.runs import ModelRun
 from labelnext.select import Filter
-from labelnext.uncertainty import Scoring, uncertainty_scores
+from labelnext.uncertainty import Scoring, box_uncertainty
 
 __all__ = [
     "PAGE_SIZES",
@@ -254,10 +254,7 @@ def box_table(
     part = run.boxes.of(row)
     labels = [str(run.classes[i]) for i in run.boxes.label[part]]
     score = run.boxes.score[part].astype(np.float64)
-    if run.boxes.probabilities is not None:
-        per_box = uncertainty_scores(run.boxes.probabilities[part], scoring.strategy)
-    else:
-        per_box = 1.0 - score
+    per_box = box_uncertainty(run, scoring.strategy)[part]
     xywh = run.boxes.xywh[part].astype(np.float64)
     table = pd.DataFrame(
         {
@@ -268,7 +265,7 @@ def box_table(
             "y": xywh[:, 1],
             "w": xywh[:, 2],
             "h": xywh[:, 3],
-            "uncertainty": np.clip(np.asarray(per_box, dtype=np.float64), 0.0, 1.0),
+            "uncertainty": per_box,
             "counted": [not scoring.classes or c in scoring.classes for c in labels],
         }
     )
