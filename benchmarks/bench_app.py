@@ -696,7 +696,7 @@ def bench_browser(run_dir: Path, run: ModelRun, repeats: int, work: Path) -> lis
         f"with an empty thumbnail folder; warm: {len(sessions['warm'])} new sessions on it "
         "(run, scores, thumbnails cached). Next: 3 flips a session.\n"
     )
-    lines.extend(_memory_table(run, memory, len(sessions["warm"]) + 2))
+    lines.extend(_memory_table(run, memory, repeats + 2))  # "/", cold and warm ones
     return lines
 
 
@@ -717,7 +717,7 @@ def _memory_table(run: ModelRun, memory: dict[str, int], sessions: int) -> list[
     peak, now, idle, opened = memory["VmHWM"], memory["VmRSS"], memory["idle"], memory["opened"]
     verdict = "met" if peak < 3 * budget else "**missed**"
     return [
-        f"| server process holding the 1M x 10 run ({sessions} sessions) | MiB | "
+        f"| server process holding the 1M x 10 run (after {sessions} sessions) | MiB | "
         "ratio to probs + strings | target |",
         "|---|---:|---:|---|",
         f"| float32 probabilities | {probs / mib:,.0f} | | |",
