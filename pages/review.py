@@ -10,6 +10,7 @@ import streamlit as st
 
 from labelnext import view as views
 from labelnext.errors import LabelnextError
+from labelnext_app import review_actions as actions
 from labelnext_app import state, ui
 
 ui.ensure_entry_point()
@@ -23,42 +24,8 @@ DEFAULT_BOX_THRESHOLD = 0.0
 ss = st.session_state
 
 
-# -- callbacks (run before the script, so everything drawn afterwards sees the new state) ------
-def _first_page() -> None:
-    ss["review_page"] = 1
-
-
-def _step_page(delta: int, n_pages: int) -> None:
-    ss["review_page"] = views.clamp_page(ss.get("review_page", 1) + delta, n_pages)
-
-
-def _pick(data_row_id: str) -> None:
-    chosen = state.selection()
-    if ss.get(f"review_pick_{data_row_id}"):
-        chosen.add(data_row_id)
-    else:
-        chosen.discard(data_row_id)
-
-
-def _select_page(page_ids: list[str]) -> None:
-    state.set_selection(views.select_page(state.selection(), page_ids))
-
-
-def _invert_page(page_ids: list[str]) -> None:
-    state.set_selection(views.invert_page(state.selection(), page_ids))
-
-
-def _select_top(view: views.View) -> None:
-    state.set_selection(views.select_top_n(state.selection(), view, int(ss["review_topn"])))
-
-
-def _select_range(view: views.View, confidence: np.ndarray) -> None:
-    low, high = ss["review_range"]
-    state.set_selection(
-        views.select_confidence_range(state.selection(), view, confidence, low, high)
-    )
-
-
+# Callbacks live in labelnext_app.review_actions: a function defined here would keep this run's
+# whole namespace (view, scores) alive through the widget state that stores it.
 # -- the screen --------------------------------------------------------------------------------
 run = state.current_run()
 if run is None:
@@ -89,7 +56,7 @@ with st.container(border=True):
         "Predicted class",
         options=list(run.classes),
         key="review_classes",
-        on_change=_first_page,
+        on_change=actions.first_page,
         placeholder="all classes",
     )
     f2.slider(
@@ -98,7 +65,7 @@ with st.container(border=True):
         max_value=1.0,
         step=0.01,
         key="review_conf",
-        on_change=_first_page,
+        on_change=actions.first_page,
     )
     with f3:
         meta_columns = [str(c) for c in run.metadata.columns]
@@ -107,7 +74,7 @@ with st.container(border=True):
             "Metadata",
             options=["(none)", *meta_columns],
             key="review_meta_col",
-            on_change=_first_page,
+            on_change=actions.first_page,
         )
         if column != "(none)":
             values = run.metadata[column]
@@ -120,7 +87,7 @@ with st.container(border=True):
                         min_value=lo,
                         max_value=hi,
                         key=f"review_meta_range_{column}",
-                        on_change=_first_page,
+                        on_change=actions.first_page,
                     )
                 else:
                     m2.caption(f"{column} is {lo:g} on every row")
@@ -130,12 +97,12 @@ with st.container(border=True):
                     column,
                     options=choices,
                     key=f"review_meta_eq_{column}",
-                    on_change=_first_page,
+                    on_change=actions.first_page,
                 )
     f4.checkbox(
         "Hide rows in a batch",
         key="review_hide_queued",
-        on_change=_first_page,
+        on_change=actions.first_page,
         help="Rows queued, exported or labeled in the ledger are left out.",
     )
     if detection:
@@ -177,7 +144,7 @@ with st.container(border=True):
         a.button(
             "Select page",
             key="review_select_page",
-            on_click=_select_page,
+            on_click=actions.select_page,
             args=(page_ids,),
             width="stretch",
             icon=":material/select_all:",
@@ -185,7 +152,7 @@ with st.container(border=True):
         b.button(
             "Invert page",
             key="review_invert_page",
-            on_click=_invert_page,
+            on_click=actions.invert_page,
             args=(page_ids,),
             width="stretch",
             icon=":material/flip:",
@@ -210,8 +177,7 @@ with st.container(border=True):
         go_col.button(
             "Select top N",
             key="review_select_top",
-            on_click=_select_top,
-            args=(view,),
+            on_click=actions.select_top,
             width="stretch",
             disabled=len(view) == 0,
         )
@@ -223,8 +189,7 @@ with st.container(border=True):
         go_col.button(
             "Select range",
             key="review_select_range",
-            on_click=_select_range,
-            args=(view, confidence),
+            on_click=actions.select_range,
             width="stretch",
             disabled=len(view) == 0,
         )
@@ -242,7 +207,7 @@ p1.markdown(
 p2.button(
     "← Previous",
     key="review_prev",
-    on_click=_step_page,
+    on_click=actions.step_page,
     args=(-1, n_pages),
     disabled=ss["review_page"] <= 1,
     width="stretch",
@@ -251,13 +216,13 @@ p3.number_input(f"Page (of {n_pages:,})", min_value=1, max_value=n_pages, step=1
 p4.button(
     "Next →",
     key="review_next",
-    on_click=_step_page,
+    on_click=actions.step_page,
     args=(1, n_pages),
     disabled=ss["review_page"] >= n_pages,
     width="stretch",
 )
 p5.selectbox(
-    "Per page", options=list(views.PAGE_SIZES), key="review_page_size", on_change=_first_page
+    "Per page", options=list(views.PAGE_SIZES), key="review_page_size", on_change=actions.first_page
 )
 
 if len(view) == 0:
@@ -301,7 +266,7 @@ for start in range(0, len(page_ids), columns):
                 unsafe_allow_html=True,
             )
             left, right = st.columns([3, 2], vertical_alignment="center", gap="small")
-            left.checkbox("Pick", key=f"review_pick_{rid}", on_change=_pick, args=(rid,))
+            left.checkbox("Pick", key=f"review_pick_{rid}", on_change=actions.pick, args=(rid,))
             if right.button(
                 ":material/open_in_full:",
                 key=f"review_open_{rid}",

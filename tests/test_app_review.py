@@ -200,3 +200,19 @@ def test_changing_run_clears_the_selection(review: AppTest) -> None:
     review.switch_page("pages/home.py").run()
     review.selectbox(key="home_sample").set_value(SAMPLE_KEY).run()
     assert selection(review) == set()
+
+
+def test_paging_does_not_keep_old_views_alive(review: AppTest) -> None:
+    """A callback defined in the page file kept each run's view and scores alive (16 MB per
+    rerun at a million rows); the callbacks now live in labelnext_app.review_actions."""
+    import gc
+
+    from labelnext.view import View
+
+    picks = [c for c in review.checkbox if c.key.startswith("review_pick_")]
+    picks[0].check().run()  # a picked thumbnail's widget state outlives its page
+    for _ in range(5):
+        review.button(key="review_next").click().run()
+    assert not review.exception
+    gc.collect()
+    assert sum(isinstance(o, View) for o in gc.get_objects()) <= 1

@@ -1,0 +1,70 @@
+"""The Review page's widget callbacks.
+
+They live in a module, not in pages/review.py, for memory's sake: Streamlit keeps each widget's
+callback (in its WidgetMetadata) for as long as the widget's state lives, and a function defined
+in a page file holds that run's whole page namespace through its globals. A thumbnail checkbox
+from page 1 then kept page 1's view, scores and confidence arrays alive: 16 MB per rerun at a
+million rows, without bound. Callbacks here take only ids and small numbers, and rebuild what
+they need from the caches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from labelnext import view as views
+from labelnext_app import state
+
+
+def first_page() -> None:
+    st.session_state["review_page"] = 1
+
+
+def step_page(delta: int, n_pages: int) -> None:
+    current = st.session_state.get("review_page", 1)
+    st.session_state["review_page"] = views.clamp_page(current + delta, n_pages)
+
+
+def pick(data_row_id: str) -> None:
+    chosen = state.selection()
+    if st.session_state.get(f"review_pick_{data_row_id}"):
+        chosen.add(data_row_id)
+    else:
+        chosen.discard(data_row_id)
+
+
+def select_page(page_ids: list[str]) -> None:
+    state.set_selection(views.select_page(state.selection(), page_ids))
+
+
+def invert_page(page_ids: list[str]) -> None:
+    state.set_selection(views.invert_page(state.selection(), page_ids))
+
+
+def _current_view() -> tuple[views.View, np.ndarray] | None:
+    """The view the Review widgets describe, from the cached scores and order."""
+    run = state.current_run()
+    if run is None:
+        return None
+    scoring = state.current_scoring(run)
+    scores = state.run_scores(run, scoring)
+    order = state.run_order(run, scoring)
+    return views.build_view(run, scores, state.review_filter(run), full_order=order), scores
+
+
+def select_top() -> None:
+    current = _current_view()
+    if current is not None:
+        n = int(st.session_state["review_topn"])
+        state.set_selection(views.select_top_n(state.selection(), current[0], n))
+
+
+def select_range() -> None:
+    current = _current_view()
+    if current is not None:
+        view, scores = current
+        low, high = st.session_state["review_range"]
+        state.set_selection(
+            views.select_confidence_range(state.selection(), view, 1.0 - scores, low, high)
+        )
