@@ -389,7 +389,7 @@ def clear_selection() -> None:
 def excluded_ids() -> frozenset[str]:
     """Rows already queued or labeled according to the ledger (empty if it is unreachable)."""
     try:
-        return frozenset(cache.ledger().excluded_ids())
+        return cache.excluded_ids()
     except LabelnextError:
         return frozenset()
 

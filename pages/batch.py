@@ -98,10 +98,12 @@ def _submit(run_key: str, scoring: Scoring) -> None:
         )
     except BatchConflictError as exc:
         ss["batch_conflict"] = exc
+        cache.forget_excluded_ids()  # the conflict means the cached exclusions were stale
         return
     except LabelnextError as exc:
         ss["batch_result"] = ("error", str(exc))
         return
+    cache.forget_excluded_ids()
     text = f"Batch #{result.batch_id} stored in project “{project}” with {result.n_rows:,} rows."
     if result.skipped:
         text += f" Left out {len(result.skipped):,} row(s) already in an open batch."

@@ -10,8 +10,8 @@ import streamlit as st
 
 from labelnext import view as views
 from labelnext.errors import LabelnextError
+from labelnext_app import cache, state, ui
 from labelnext_app import review_actions as actions
-from labelnext_app import state, ui
 
 ui.ensure_entry_point()
 
@@ -92,7 +92,7 @@ with st.container(border=True):
                 else:
                     m2.caption(f"{column} is {lo:g} on every row")
             else:
-                choices = sorted(pd.unique(values.dropna()).tolist(), key=str)[:500]
+                choices = cache.metadata_choices(run.content_hash, column, run)
                 m2.selectbox(
                     column,
                     options=choices,

@@ -88,7 +88,9 @@ def filter_mask(run: ModelRun, scores: NDArray[np.floating[Any]], flt: Filter) -
             confidence <= flt.max_confidence + 1e-6
         )
     for column, value in flt.metadata_equals:
-        mask &= _metadata(run, column).to_numpy() == value
+        # compare in pandas (Arrow-backed strings compare in C), not on an object array
+        equal = _metadata(run, column) == value
+        mask &= equal.fillna(False).to_numpy(dtype=bool)
     for column, low, high in flt.metadata_ranges:
         values = pd.to_numeric(_metadata(run, column), errors="coerce").to_numpy()
         mask &= (values >= low) & (values <= high)
