@@ -28,7 +28,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -191,6 +191,25 @@ class ModelRun:
     def id_index(self) -> pd.Index:
         """A hash index from ``data_row_id`` to row position."""
         return pd.Index(self.ids)
+
+    def class_indices(
+        self, names: Iterable[str], *, error: type[LabelnextError] = LabelnextError
+    ) -> list[int]:
+        """Positions of class ``names`` in ``classes``.
+
+        Raises
+        ------
+        LabelnextError (or ``error``)
+            Naming the unknown classes and listing the run's.
+        """
+        wanted = list(names)
+        unknown = sorted(set(wanted) - set(self.classes))
+        if unknown:
+            raise error(
+                f"Unknown class(es) {', '.join(unknown)}; the run's classes are "
+                f"{', '.join(self.classes)}."
+            )
+        return [self.classes.index(c) for c in wanted]
 
     def row_index(self, data_row_id: str) -> int:
         """Row position of ``data_row_id``.
@@ -705,8 +724,8 @@ def _csv_field_count(line: str) -> int:
     return len(next(csv.reader([line])))
 
 
-def _read_jsonl(text: str, problems: _Problems) -> pa.Table:
-    records: list[dict[str, Any]] = []
+def iter_json_objects(text: str, problems: _Problems) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each JSON Lines line; bad lines are reported and skipped."""
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -718,7 +737,11 @@ def _read_jsonl(text: str, problems: _Problems) -> pa.Table:
         if not isinstance(record, dict):
             problems.add(number, None, "line must hold a JSON object")
             continue
-        records.append(record)
+        yield number, record
+
+
+def _read_jsonl(text: str, problems: _Problems) -> pa.Table:
+    records = [record for _, record in iter_json_objects(text, problems)]
     problems.raise_if_any()
     if not records:
         raise problems.fail(None, None, "the file holds no JSON objects")

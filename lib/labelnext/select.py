@@ -70,13 +70,7 @@ def filter_mask(run: ModelRun, scores: NDArray[np.floating[Any]], flt: Filter) -
     """
     mask = np.ones(run.n_rows, dtype=bool)
     if flt.classes:
-        unknown = sorted(set(flt.classes) - set(run.classes))
-        if unknown:
-            raise SelectionError(
-                f"Unknown class(es) {', '.join(unknown)}; the run's classes are "
-                f"{', '.join(run.classes)}."
-            )
-        wanted = [run.classes.index(c) for c in flt.classes]
+        wanted = run.class_indices(flt.classes, error=SelectionError)
         if run.task == "classification":
             mask &= np.isin(run.predicted_index, wanted)
         else:  # multi-label and detection rows can hold several classes

@@ -448,13 +448,7 @@ def _detection_scores(run: ModelRun, scoring: Scoring) -> NDArray[np.float64]:
     per_box = box_uncertainty(run, scoring.strategy)
     keep = np.ones(boxes.n_boxes, dtype=bool)
     if scoring.classes:
-        unknown = sorted(set(scoring.classes) - set(run.classes))
-        if unknown:
-            raise StrategyError(
-                f"Unknown class(es) {', '.join(unknown)}; the run's classes are "
-                f"{', '.join(run.classes)}."
-            )
-        keep = np.isin(boxes.label, [run.classes.index(c) for c in scoring.classes])
+        keep = np.isin(boxes.label, run.class_indices(scoring.classes, error=StrategyError))
     return aggregate_boxes(
         per_box[keep],
         boxes.row[keep],

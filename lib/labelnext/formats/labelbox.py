@@ -62,7 +62,7 @@ from labelnext.formats._assemble import (
     resolve_image_root,
     run_json_label,
 )
-from labelnext.runs import TASKS, ModelRun, RunSource, _Problems
+from labelnext.runs import TASKS, ModelRun, RunSource, _Problems, iter_json_objects
 
 __all__ = ["KIND_OF_TASK", "looks_like_labelbox", "read_labelbox"]
 
@@ -170,17 +170,7 @@ def read_labelbox(found: RunSource, *, roots: Sequence[Path], max_problems: int)
 def _read_lines(data: bytes, problems: _Problems) -> list[_Line]:
     text = decode(data, problems)
     lines: list[_Line] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.add(number, None, f"line is not valid JSON: {exc.msg}")
-            continue
-        if not isinstance(record, dict):
-            problems.add(number, None, "line must hold a JSON object")
-            continue
+    for number, record in iter_json_objects(text, problems):
         key = _data_row_key(record, number, problems)
         name = record.get("name") or record.get("schemaId")
         if not isinstance(name, str) or not name.strip():
