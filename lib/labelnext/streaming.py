@@ -95,7 +95,9 @@ def stream_top_k(
         for r in (allowed_roots if allowed_roots is not None else allowed_roots_from_env())
     )
     try:
-        parquet = pq.ParquetFile(found.path)
+        # pre_buffer (pyarrow's default) keeps every column chunk it has read: RSS grew by
+        # ~90 MB per million rows. Plain buffered reads keep memory flat.
+        parquet = pq.ParquetFile(found.path, pre_buffer=False, buffer_size=1 << 20)
     except FileNotFoundError:
         raise _Problems(found.label, max_problems).fail(None, None, "file not found") from None
     except (pa.ArrowException, OSError) as exc:
