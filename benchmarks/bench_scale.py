@@ -187,10 +187,13 @@ def bench_memory(folder: Path) -> list[str]:
 
 def _cli(args: list[str]) -> tuple[float, int]:
     """Wall time (s) and peak RSS (bytes) of one CLI run in its own process."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child would report
+    # this benchmark's own peak
     probe = (
-        "import resource, sys, time; from labelnext.cli import main; t = time.perf_counter(); "
+        "import sys, time; from labelnext.cli import main; t = time.perf_counter(); "
         "code = main(sys.argv[1:]); "
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+        "print(time.perf_counter() - t, hwm); "
         "sys.exit(code)"
     )
     out = subprocess.run(

@@ -122,6 +122,8 @@ def stream_top_k(
             chunk = {c: part[c].to_numpy() for c in ("data_row_id", "image", "predicted_label")}
             chunk["score"] = scores[keep]
             best = chunk if best is None else _merge(best, chunk, k)
+        del table, run, scores, mask
+        pa.default_memory_pool().release_unused()  # keep the allocator from growing its cache
         if progress is not None:
             progress(n_rows)
 
