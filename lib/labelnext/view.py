@@ -12,7 +12,6 @@ keeps (``st.session_state`` in the dashboard).
 Examples
 --------
 >>> import numpy as np
-import pandas as pd
 >>> v = View(order=np.array([4, 2, 0, 1, 3]), ids=np.array(list("abcde"), dtype=object))
 >>> v.n_pages(2)
 3
