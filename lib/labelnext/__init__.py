@@ -4,8 +4,13 @@ The plain-Python library behind the dashboard and the ``labelnext`` CLI. It neve
 streamlit.
 
 >>> from labelnext import load_run, ranked
->>> run = load_run("sample_data/mnist/run_001")          # doctest: +SKIP
->>> ranked(run, "margin", k=100)                           # doctest: +SKIP
+>>> from labelnext.runs import SAMPLE_DATA_DIR
+>>> run = load_run(SAMPLE_DATA_DIR / "mnist" / "run_001")
+>>> top = ranked(run, "margin", k=100)
+>>> list(top.columns)
+['data_row_id', 'image', 'predicted_label', 'score', 'confidence', 'rank']
+>>> bool(top["score"].is_monotonic_decreasing)
+True
 """
 
 from labelnext.errors import (

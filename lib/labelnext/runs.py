@@ -361,9 +361,9 @@ def load_run(
 
     Examples
     --------
-    >>> run = load_run("sample_data/mnist/run_001")  # doctest: +SKIP
-    >>> run.n_rows, run.classes[:3]  # doctest: +SKIP
-    (4850, ('0', '1', '2'))
+    >>> run = load_run(SAMPLE_DATA_DIR / "mnist" / "run_001")
+    >>> run.n_rows, run.classes[:3], run.task
+    (4875, ('0', '1', '2'), 'classification')
     """
     if max_problems < 1:
         raise ValueError(f"max_problems must be >= 1, got {max_problems}")
