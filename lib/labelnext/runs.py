@@ -385,6 +385,10 @@ def load_run(
             "folder or a predictions file",
         )
     problems = _Problems(label, max_problems)
+    if suffix not in SUPPORTED_SUFFIXES:  # before reading: a wrong file may be large
+        raise problems.fail(
+            None, None, f"unsupported file type '{suffix}'; use {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     if found.data is None and suffix in (".parquet", ".pq") and found.path is not None:
         # memory-mapped: the file's bytes are never copied into the process, which keeps the
         # peak RSS of a million-row load down; the hash reads the file on a second core
@@ -417,10 +421,6 @@ def load_run(
                 None, None, f"cannot read: {exc.strerror}"
             ) from None
 
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise problems.fail(
-            None, None, f"unsupported file type '{suffix}'; use {', '.join(SUPPORTED_SUFFIXES)}"
-        )
     if not data.strip():
         raise problems.fail(None, None, "the file is empty")
 
