@@ -14,7 +14,7 @@ from labelnext import view as views
 from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.runs import ModelRun
 from labelnext.uncertainty import Scoring
-from labelnext_app import cache, charts, state, ui
+from labelnext_app import batch_actions, cache, charts, state, ui
 
 ui.ensure_entry_point()
 
@@ -304,3 +304,37 @@ with st.container(border=True, key="batch_downloads"):
             icon=":material/download:",
             help=f"Download batch #{pick} ({info.name}) as {label}",
         )
+
+# -- status: what the labeling team reports back -----------------------------------------------
+with st.container(border=True, key="batch_status"):
+    st.markdown(f"**Batch #{pick}: what the labeling team reports back**")
+    s1, s2, s3 = st.columns([5, 2, 2], vertical_alignment="bottom")
+    s1.text_area(
+        "Only these rows (data_row_ids, one per line; leave empty for the whole batch)",
+        key=batch_actions.ROWS,
+        height=80,
+    )
+    s2.button(
+        "Mark labeled",
+        key="batch_mark_labeled",
+        on_click=batch_actions.mark_labeled,
+        args=(pick,),
+        disabled=info.status in ("labeled", "cancelled"),
+        width="stretch",
+        icon=":material/task_alt:",
+        help="Labeled rows stay out of this project's later queues, whatever model run.",
+    )
+    s3.button(
+        "Cancel batch",
+        key="batch_cancel",
+        on_click=batch_actions.cancel,
+        args=(pick,),
+        disabled=info.status in ("labeled", "cancelled"),
+        width="stretch",
+        icon=":material/cancel:",
+        help="Frees the batch's open rows so they can be queued again.",
+    )
+    outcome = ss.pop(batch_actions.RESULT, None)
+    if outcome is not None:
+        kind, text = outcome
+        (st.success if kind == "success" else st.error)(text)

@@ -164,3 +164,51 @@ def test_download_section_names_the_batch_and_history_rows_pick_it(
     # and the picker still works after a click
     at.selectbox(key="batch_export_pick").set_value(2).run()
     assert at.selectbox(key="batch_export_pick").value == 2
+
+
+def test_mark_labeled_some_rows_then_the_rest_and_cancel_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = sample_run()
+    ids = list(ranked(run, "least_confidence", k=6)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids[:4])
+    _submit(at, "digits")
+    ledger = ledger_for(tmp_path)
+    second = ledger.submit(
+        project="digits",
+        name="other",
+        rows=ranked(run, "least_confidence", k=6).iloc[4:],
+        created_by="t",
+        strategy="least_confidence",
+        run_id=None,
+    ).batch_id
+    at.selectbox(key="batch_export_pick").set_value(1).run()
+
+    at.text_area(key="batch_mark_rows").input(f"{ids[0]}\n{ids[1]}").run()
+    at.button(key="batch_mark_labeled").click().run()
+    assert_clean(at)
+    assert "Batch #1: 2 row(s) marked labeled (2 listed row(s))" in at.success[-1].value
+    rows = ledger_for(tmp_path).batch_rows(1).set_index("data_row_id")["status"]
+    assert rows[ids[0]] == rows[ids[1]] == "labeled"
+    assert rows[ids[2]] == "open"
+
+    at.button(key="batch_mark_labeled").click().run()  # the rest of the batch
+    assert ledger_for(tmp_path).batch(1).status == "labeled"
+    assert at.button(key="batch_cancel").disabled  # a labeled batch cannot be cancelled
+
+    at.selectbox(key="batch_export_pick").set_value(second).run()
+    at.button(key="batch_cancel").click().run()
+    assert f"Batch #{second} cancelled: 2 row(s) are free" in at.success[-1].value
+    assert ledger_for(tmp_path).excluded_ids("digits") == frozenset(ids[:4])
+
+
+def test_marking_rows_that_are_not_in_the_batch_says_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = list(ranked(sample_run(), "least_confidence", k=3)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids)
+    _submit(at, "digits")
+    at.text_area(key="batch_mark_rows").input("not-a-row").run()
+    at.button(key="batch_mark_labeled").click().run()
+    assert "not-a-row" in at.error[-1].value
+    assert (ledger_for(tmp_path).batch_rows(1)["status"] == "open").all()
