@@ -35,7 +35,6 @@ if run is None:
 
 scoring = state.current_scoring(run)
 scores = state.run_scores(run, scoring)
-confidence = 1.0 - scores
 detection = run.boxes is not None
 
 ss.setdefault("review_classes", [])
@@ -263,7 +262,7 @@ for start in range(0, len(page_ids), columns):
             # instead of decoding and re-encoding each one as JPEG (20-30 ms a page)
             st.image(str(thumbs[pos]), width="stretch", output_format="PNG")
             st.markdown(
-                f"**{labels[pos]}** · {confidence[row]:.2f}"
+                f"**{labels[pos]}** · {1.0 - scores[row]:.2f}"
                 f"<span style='float:right;color:#6b7280'>#{first_rank + pos + 1}</span>",
                 unsafe_allow_html=True,
             )
