@@ -76,7 +76,8 @@ for _path in (ROOT, ROOT / "benchmarks"):
 from make_synthetic import make_run  # noqa: E402
 
 from labelnext.ledger import Ledger  # noqa: E402
-from labelnext.runs import ModelRun, load_run  # noqa: E402
+from labelnext.readers import load_run  # noqa: E402
+from labelnext.runs import ModelRun  # noqa: E402
 
 
 def log(message: str) -> None:

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from make_synthetic import make_run  # noqa: E402
 
-from labelnext.runs import load_run  # noqa: E402
+from labelnext.readers import load_run  # noqa: E402
+from labelnext.scoring import run_scores  # noqa: E402
 from labelnext.select import Filter, ranked, top_k  # noqa: E402
-from labelnext.uncertainty import run_scores  # noqa: E402
 from labelnext.view import build_view  # noqa: E402
 
 
@@ -135,8 +135,8 @@ def bench_interactive(folder: Path, repeats: int) -> list[str]:
 
 _MEMORY_PROBE = """
 import sys, json
-from labelnext.runs import load_run
-from labelnext.uncertainty import run_scores
+from labelnext.readers import load_run
+from labelnext.scoring import run_scores
 from labelnext.view import build_view
 run = load_run(sys.argv[1])
 scores = run_scores(run, "least_confidence")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from labelnext.errors import LabelnextError
-from labelnext.select import read_id_list
+from labelnext.idfiles import parse_id_lines
 from labelnext_app import cache
 
 RESULT = "batch_status_result"
@@ -18,7 +18,7 @@ ROWS = "batch_mark_rows"
 
 def mark_labeled(batch_id: int) -> None:
     """Mark the batch (or the rows typed in the text box) labeled."""
-    rows = read_id_list(str(st.session_state.get(ROWS, "")).splitlines()) or None
+    rows = parse_id_lines(str(st.session_state.get(ROWS, "")).splitlines()) or None
     try:
         n = cache.ledger().mark_labeled(batch_id, rows)
     except LabelnextError as exc:

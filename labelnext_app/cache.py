@@ -23,8 +23,10 @@ import numpy as np
 import streamlit as st
 from numpy.typing import NDArray
 
-from labelnext import select, uncertainty
-from labelnext.runs import ModelRun, load_run
+from labelnext import scoring as uncertainty
+from labelnext import select
+from labelnext.readers import load_run
+from labelnext.runs import ModelRun
 
 # A few runs at most stay in memory per server process; each can be large.
 _MAX_RUNS = 4

@@ -35,11 +35,14 @@ import numpy as np
 import streamlit as st
 
 from labelnext import thumbnails
-from labelnext.errors import LabelnextError, PathNotAllowedError
+from labelnext.errors import LabelnextError
 from labelnext.overlay import BoxSet
-from labelnext.runs import SAMPLE_DATA_DIR, ModelRun, allowed_roots_from_env
+from labelnext.paths import SAMPLE_DATA_DIR, contain
+from labelnext.paths import allowed_roots as allowed_roots_from_env
+from labelnext.runs import ModelRun
+from labelnext.scoring import Scoring, scores_for_row, supported_strategies
 from labelnext.select import Filter
-from labelnext.uncertainty import AGGREGATIONS, Scoring, scores_for_row, supported_strategies
+from labelnext.uncertainty import AGGREGATIONS
 
 from . import cache
 
@@ -165,15 +168,7 @@ def run_path(key: str) -> Path:
     if kind == "upload":
         return uploads_dir() / rest
     if kind == "path":
-        path = Path(rest).expanduser().resolve()
-        roots = allowed_roots_from_env()
-        if not any(path == root or path.is_relative_to(root) for root in roots):
-            shown = ", ".join(str(r) for r in roots)
-            raise PathNotAllowedError(
-                f"'{rest}' is outside the folders this server may read: {shown}. "
-                "Ask whoever runs the server to add its folder to LABELNEXT_ALLOWED_ROOTS."
-            )
-        return path
+        return contain(rest, allowed_roots_from_env(), what="run", shown=rest)
     raise LabelnextError(f"Unknown run reference '{key}'.")
 
 

@@ -13,7 +13,7 @@ from labelnext import export
 from labelnext import view as views
 from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.runs import ModelRun
-from labelnext.uncertainty import Scoring
+from labelnext.scoring import Scoring
 from labelnext_app import batch_actions, cache, charts, state, ui
 
 ui.ensure_entry_point()

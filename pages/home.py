@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from labelnext.errors import LabelnextError
-from labelnext.runs import allowed_roots_from_env
+from labelnext.paths import allowed_roots as allowed_roots_from_env
 from labelnext_app import charts, state, ui
 
 ui.ensure_entry_point()

@@ -9,7 +9,9 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from labelnext.runs import SAMPLE_DATA_DIR, ModelRun, load_run
+from labelnext.paths import SAMPLE_DATA_DIR
+from labelnext.readers import load_run
+from labelnext.runs import ModelRun
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")

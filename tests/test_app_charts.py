@@ -9,8 +9,9 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from labelnext.runs import SAMPLE_DATA_DIR, load_run
-from labelnext.uncertainty import Scoring
+from labelnext.paths import SAMPLE_DATA_DIR
+from labelnext.readers import load_run
+from labelnext.scoring import Scoring
 from labelnext_app import charts, state
 
 CLASSES = ["a", "b", "c"]

@@ -8,8 +8,8 @@ import pytest
 from app_support import SAMPLE_KEY, assert_clean, make_app, sample_run, selection
 from streamlit.testing.v1 import AppTest
 
+from labelnext.scoring import scores_for_row
 from labelnext.select import ranked
-from labelnext.uncertainty import scores_for_row
 
 
 def _open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: str) -> AppTest:
@@ -91,9 +91,9 @@ def test_deep_link_to_a_refused_run_explains(
     assert not at.exception
     assert at.session_state["run_key"] == "path:/etc"
     assert "Could not open /etc" in at.sidebar.error[0].value
-    assert "outside the folders this server may read" in at.session_state["run_error"]
+    assert "is outside the allowed roots" in at.session_state["run_error"]
     at.switch_page("pages/home.py").run()
-    assert "outside the folders this server may read" in at.error[0].value
+    assert "is outside the allowed roots" in at.error[0].value
 
 
 def test_metadata_is_shown_readably(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

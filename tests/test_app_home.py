@@ -9,9 +9,9 @@ from app_support import SAMPLE_KEY, assert_clean, ledger_for, make_app, sample_r
 from formats_fixtures import LABELBOX_DIR, write_yolo
 
 from labelnext.errors import RunValidationError
-from labelnext.runs import load_run
+from labelnext.readers import load_run
+from labelnext.scoring import Scoring
 from labelnext.select import ranked
-from labelnext.uncertainty import Scoring
 
 BAD_CSV = b"data_row_id,prob_a,prob_b\nx1,0.5,0.5\nx1,0.7,0.2\n,0.1,0.9\n"
 GOOD_CSV = b"data_row_id,prob_a,prob_b,site\nx1,0.5,0.5,north\nx2,0.9,0.1,south\nx3,0.2,0.8,north\n"
@@ -103,7 +103,7 @@ def test_server_path_outside_allowed_roots_is_refused(
     at.text_input(key="home_server_path").input(str(outside))
     at.button(key="home_open_path").click().run()
     assert not at.exception
-    assert "outside the folders this server may read" in at.error[0].value
+    assert "is outside the allowed roots" in at.error[0].value
     assert at.session_state["run_key"] == SAMPLE_KEY
 
 

@@ -22,9 +22,12 @@ from app_support import (
 )
 from streamlit.testing.v1 import AppTest
 
-from labelnext.runs import SAMPLE_DATA_DIR, ModelRun, load_run
+from labelnext.paths import SAMPLE_DATA_DIR
+from labelnext.readers import load_run
+from labelnext.runs import ModelRun
+from labelnext.scoring import Scoring
 from labelnext.select import ranked
-from labelnext.uncertainty import ENSEMBLE_STRATEGIES, STRATEGIES, Scoring
+from labelnext.uncertainty import ENSEMBLE_STRATEGIES, STRATEGIES
 
 
 @pytest.fixture(scope="module")

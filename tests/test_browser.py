@@ -131,7 +131,7 @@ def test_review_journey(server: tuple[str, Path]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from labelnext.ledger import Ledger
-    from labelnext.runs import load_run
+    from labelnext.readers import load_run
     from labelnext.select import ranked
 
     url, home = server
@@ -261,7 +261,7 @@ def test_detection_review_and_detail(server: tuple[str, Path]) -> None:
     """Boxes on the detection sample's thumbnails and in its detail view (screenshots kept)."""
     from playwright.sync_api import expect, sync_playwright
 
-    from labelnext.runs import load_run
+    from labelnext.readers import load_run
     from labelnext.select import ranked
 
     url, _ = server

@@ -98,7 +98,10 @@ def test_select_filters_and_excludes(run_file: Path, tmp_path: Path, capsys) -> 
         (["select", "{run}", "--top", "9"], "k=9 is larger than the pool of 5 row(s)"),
         (["select", "{run}", "--top", "0"], "k must be >= 1, got 0"),
         (["select", "{run}", "--top", "1", "--class", "fish"], "Unknown class(es) fish"),
-        (["select", "{run}", "--top", "1", "--exclude", "/nope/ids.txt"], "Cannot read --exclude"),
+        (
+            ["select", "{run}", "--top", "1", "--exclude", "/nope/ids.txt"],
+            "--exclude /nope/ids.txt: cannot read it",
+        ),
         (["score", "{run}", "--out", "x.xlsx"], "unknown extension '.xlsx'"),
         (["score", "/nope/run.csv"], "/nope/run.csv: file not found"),
     ],

@@ -30,9 +30,9 @@ from formats_fixtures import (
 
 from labelnext.cli import main
 from labelnext.errors import RunValidationError
-from labelnext.formats import detect_format
-from labelnext.runs import ModelRun, load_run, locate_run
-from labelnext.uncertainty import Scoring, run_scores
+from labelnext.readers import detect_format, load_run, locate_run
+from labelnext.runs import ModelRun
+from labelnext.scoring import Scoring, run_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DETECT = ROOT / "sample_data" / "mnist_detect"

@@ -14,7 +14,7 @@ from labelnext.cli import build_parser, main
 from labelnext.export import FORMATS
 from labelnext.ledger import Ledger
 from labelnext.ledger_cli import cmd_batches, cmd_export, cmd_mark, cmd_submit
-from labelnext.runs import load_run
+from labelnext.readers import load_run
 from labelnext.select import ranked
 
 RUN = Path(__file__).resolve().parents[1] / "sample_data" / "mnist" / "run_001"
@@ -225,7 +225,7 @@ def test_mark_labeled_and_cancelled(
 def test_submit_a_detection_run_records_the_aggregation(
     capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
-    from labelnext.uncertainty import Scoring
+    from labelnext.scoring import Scoring
 
     detect = RUN.parents[1] / "mnist_detect"
     argv = ["submit", str(detect), "--project", "boxes", "--name", "b", "--top", "5"]

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from labelnext.errors import LabelnextError, PathNotAllowedError, RunValidationError
-from labelnext.runs import load_run
+from labelnext.readers import load_run
 
 MALFORMED = Path(__file__).parent / "malformed"
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelnext.errors import EmptyPoolError, SelectionError
-from labelnext.runs import load_run
-from labelnext.select import Filter, filter_mask, order, ranked, read_id_list, top_k
+from labelnext.readers import load_run
+from labelnext.select import Filter, filter_mask, order, ranked, top_k
 
 
 def test_order_is_most_uncertain_first_with_ties_by_id() -> None:
@@ -110,11 +110,6 @@ def test_filter_errors(run) -> None:
         ranked(run, "margin", flt=everything)
 
 
-def test_read_id_list() -> None:
-    lines = ["# queued last week", "data_row_id,batch", "a,1", "", "  b  ", '"c",2']
-    assert read_id_list(lines) == frozenset({"a", "b", "c"})
-
-
 @settings(max_examples=100, deadline=None)
 @given(
     values=st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0]), min_size=1, max_size=200),
@@ -139,5 +134,7 @@ def test_load_run_precomputes_the_id_rank(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     path.write_text("data_row_id,prob_a,prob_b\nb,0.5,0.5\nc,0.1,0.9\na,0.3,0.7\n")
     run = load_run(path)
-    assert "id_rank" in run.__dict__  # filled by the duplicate check, not recomputed
+    # the duplicate check sorted the ids already: the run carries those ranks, not a new sort
+    assert run.presorted_id_rank is not None
+    assert run.id_rank is run.presorted_id_rank
     assert run.id_rank.tolist() == [1, 2, 0]

@@ -12,7 +12,7 @@ import pytest
 
 from labelnext.cli import main
 from labelnext.errors import RunValidationError, SelectionError
-from labelnext.runs import load_run
+from labelnext.readers import load_run
 from labelnext.select import Filter, ranked
 from labelnext.streaming import stream_top_k
 from labelnext.uncertainty import STRATEGIES

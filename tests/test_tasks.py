@@ -12,17 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from labelnext.errors import RunValidationError, StrategyError
-from labelnext.runs import load_run
+from labelnext.readers import load_run
+from labelnext.scoring import Scoring, run_scores, scores_for_row, supported_strategies
 from labelnext.select import Filter, ranked
-from labelnext.uncertainty import (
-    Scoring,
-    aggregate_boxes,
-    ensemble_scores,
-    multilabel_scores,
-    run_scores,
-    scores_for_row,
-    supported_strategies,
-)
+from labelnext.uncertainty import aggregate_boxes, ensemble_scores, multilabel_scores
 
 SAMPLES = Path(__file__).parents[1] / "sample_data"
 
@@ -257,7 +250,7 @@ def test_cli_aggregation_options_match_the_library(
 
 
 def test_box_uncertainty_and_row_scores_honour_the_options(tmp_path: Path) -> None:
-    from labelnext.uncertainty import box_uncertainty
+    from labelnext.scoring import box_uncertainty
 
     run = load_run(_detection_file(tmp_path))
     np.testing.assert_allclose(box_uncertainty(run), [0.1, 0.7, 0.45], rtol=1e-6)

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from labelnext.errors import StrategyError
-from labelnext.runs import load_run
-from labelnext.uncertainty import STRATEGIES, run_scores, scores_for_row, uncertainty_scores
+from labelnext.readers import load_run
+from labelnext.scoring import run_scores, scores_for_row
+from labelnext.uncertainty import STRATEGIES, uncertainty_scores
 
 P = np.array(
     [

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from labelnext.errors import SelectionError
-from labelnext.runs import ModelRun, load_run
+from labelnext.readers import load_run
+from labelnext.runs import ModelRun
+from labelnext.scoring import run_scores
 from labelnext.select import Filter
-from labelnext.uncertainty import run_scores
 from labelnext.view import (
     View,
     build_view,

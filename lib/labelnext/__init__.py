@@ -4,7 +4,7 @@ The plain-Python library behind the dashboard and the ``labelnext`` CLI. It neve
 streamlit.
 
 >>> from labelnext import load_run, ranked
->>> from labelnext.runs import SAMPLE_DATA_DIR
+>>> from labelnext.paths import SAMPLE_DATA_DIR
 >>> run = load_run(SAMPLE_DATA_DIR / "mnist" / "run_001")
 >>> top = ranked(run, "margin", k=100)
 >>> list(top.columns)
@@ -26,9 +26,12 @@ from labelnext.errors import (
 )
 from labelnext.export import export_batch
 from labelnext.ledger import Ledger, SubmitResult
-from labelnext.runs import ModelRun, allowed_roots_from_env, load_run
+from labelnext.paths import allowed_roots as allowed_roots_from_env
+from labelnext.readers import load_run
+from labelnext.runs import ModelRun
+from labelnext.scoring import Scoring, run_scores
 from labelnext.select import Filter, filter_mask, order, ranked, top_k
-from labelnext.uncertainty import STRATEGIES, Scoring, run_scores, uncertainty_scores
+from labelnext.uncertainty import STRATEGIES, uncertainty_scores
 
 __version__ = "0.1.0"
 

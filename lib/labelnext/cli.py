@@ -16,17 +16,13 @@ import numpy as np
 import pandas as pd
 
 from labelnext.errors import LabelnextError, RunValidationError
-from labelnext.runs import ModelRun, load_run
-from labelnext.select import Filter, filter_mask, ranked, read_id_list
+from labelnext.idfiles import read_id_file
+from labelnext.readers import load_run
+from labelnext.runs import ModelRun
+from labelnext.scoring import Scoring, run_scores, supported_strategies
+from labelnext.select import Filter, filter_mask, ranked
 from labelnext.streaming import stream_top_k
-from labelnext.uncertainty import (
-    AGGREGATIONS,
-    ENSEMBLE_STRATEGIES,
-    STRATEGIES,
-    Scoring,
-    run_scores,
-    supported_strategies,
-)
+from labelnext.uncertainty import AGGREGATIONS, ENSEMBLE_STRATEGIES, STRATEGIES
 
 EXIT_USAGE = 2
 STREAM_ABOVE_BYTES = 2 * 1024**3
@@ -102,11 +98,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _filter_from_args(args: argparse.Namespace) -> Filter:
     exclude: frozenset[str] = frozenset()
     if getattr(args, "exclude", None):
-        path = Path(args.exclude)
-        try:
-            exclude = read_id_list(path.read_text(encoding="utf-8").splitlines())
-        except OSError as exc:
-            raise LabelnextError(f"Cannot read --exclude file {path}: {exc.strerror}") from None
+        exclude = frozenset(read_id_file(args.exclude, option="--exclude", allow_empty=True))
     return Filter(
         classes=tuple(args.classes or ()),
         min_confidence=args.min_confidence,

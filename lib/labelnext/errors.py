@@ -10,6 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "BatchConflictError",
+    "BatchInputError",
+    "EmptyPoolError",
+    "LabelnextError",
+    "LedgerError",
+    "NothingToSubmitError",
+    "PathNotAllowedError",
+    "Problem",
+    "ProblemLog",
+    "RunValidationError",
+    "SelectionError",
+    "StrategyError",
+    "refuse",
+]
+
 
 class LabelnextError(Exception):
     """Base class of every error labelnext raises on bad input or a refused operation."""
@@ -53,6 +72,70 @@ class RunValidationError(LabelnextError, ValueError):
         super().__init__("\n".join(lines))
 
 
+class ProblemLog:
+    """Collects the problems of one input file, up to a limit, and raises them all at once.
+
+    Every reader reports through one of these, so that a bad file is refused with every problem
+    listed (file, 1-based row or line, field) and never half-loads.
+
+    Parameters
+    ----------
+    file : str
+        How messages name the file.
+    limit : int
+        Problems kept; past it ``truncated`` is set and further problems are dropped.
+    offset : int, default 0
+        Rows before this part of the file (a file read in batches numbers rows from its start).
+
+    Examples
+    --------
+    >>> log = ProblemLog("runs.csv", limit=10)
+    >>> log.add(3, "prob_cat", "NaN value")
+    >>> str(log.items[0])
+    "runs.csv, row 3, field 'prob_cat': NaN value"
+    """
+
+    def __init__(self, file: str, limit: int = 50, offset: int = 0) -> None:
+        self.file = file
+        self.limit = limit
+        self.offset = offset
+        self.items: list[Problem] = []
+        self.truncated = False
+
+    def add(self, row: int | None, field: str | None, message: str) -> None:
+        """A problem with this log's file (``row`` 1-based within this part of the file)."""
+        if row is not None:
+            row += self.offset
+        self.add_about(self.file, row, field, message)
+
+    def add_about(self, file: str, row: int | None, field: str | None, message: str) -> None:
+        """A problem with another file than ``self.file`` (run.json, a class-names file...)."""
+        if len(self.items) >= self.limit:
+            self.truncated = True
+            return
+        self.items.append(Problem(file, row, field, message))
+
+    def add_rows(self, rows: NDArray[np.intp], field: str, message: str) -> None:
+        """One problem per offending 0-based row position (reported 1-based)."""
+        for r in rows[: max(self.limit - len(self.items), 0) + 1]:
+            self.add(int(r) + 1, field, message)
+
+    def raise_if_any(self) -> None:
+        """Raise every problem collected so far as one :class:`RunValidationError`."""
+        if self.items:
+            raise RunValidationError(self.items, truncated=self.truncated)
+
+    def fail(self, row: int | None, field: str | None, message: str) -> RunValidationError:
+        """Add a problem and return the error to raise (``raise log.fail(...)``)."""
+        self.add(row, field, message)
+        return RunValidationError(self.items, truncated=self.truncated)
+
+
+def refuse(file: str, field: str | None, message: str) -> RunValidationError:
+    """A one-problem error about a whole file."""
+    return RunValidationError([Problem(file, None, field, message)])
+
+
 class StrategyError(LabelnextError, ValueError):
     """An unknown strategy, or one that the run's predictions cannot support."""
 
@@ -73,6 +156,10 @@ class LedgerError(LabelnextError):
     """A ledger operation was refused (unknown batch, bad status change...)."""
 
 
+class BatchInputError(LedgerError, ValueError):
+    """A submit or mark request with invalid arguments (names the parameter and the value)."""
+
+
 class BatchConflictError(LedgerError):
     """A submission overlaps rows already in an open batch of the same project.
 
@@ -89,4 +176,18 @@ class BatchConflictError(LedgerError):
             f"{len(self.conflicts)} row(s) are already in an open batch of project "
             f"'{project}': {listed}{more}. Nothing was submitted; to leave them out, "
             "submit again with on_conflict='skip' (CLI: --on-conflict skip; app: Trim)."
+        )
+
+
+class NothingToSubmitError(BatchConflictError):
+    """Under ``on_conflict="skip"`` every row was already in an open batch: nothing was stored."""
+
+    def __init__(self, project: str, conflicts: dict[str, int]) -> None:
+        super().__init__(project, conflicts)
+        shown = sorted(self.conflicts.items())[:20]
+        listed = ", ".join(f"{row} (batch {batch})" for row, batch in shown)
+        more = f" and {len(self.conflicts) - len(shown)} more" if len(self.conflicts) > 20 else ""
+        self.args = (
+            f"All {len(self.conflicts)} row(s) are already in an open batch of project "
+            f"'{project}': {listed}{more}. Nothing was submitted.",
         )

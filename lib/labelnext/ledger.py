@@ -53,7 +53,12 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from labelnext.errors import BatchConflictError, LedgerError
+from labelnext.errors import (
+    BatchConflictError,
+    BatchInputError,
+    LedgerError,
+    NothingToSubmitError,
+)
 
 __all__ = [
     "BATCH_STATUSES",
@@ -79,24 +84,6 @@ HOLD_BEFORE_COMMIT_ENV = "LABELNEXT_TEST_HOLD_BEFORE_COMMIT"
 _SUBMIT_ATTEMPTS = 8
 _IN_CHUNK = 500  # ids per IN (...) query; far below SQLite's bound-parameter limit
 _PG_MIGRATION_LOCK = 0x6C6E6C64  # "lnld": serialises concurrent first starts on PostgreSQL
-
-
-class BatchInputError(LedgerError, ValueError):
-    """A submit or mark request with invalid arguments (names the parameter and the value)."""
-
-
-class NothingToSubmitError(BatchConflictError):
-    """Under ``on_conflict="skip"`` every row was already in an open batch: nothing was stored."""
-
-    def __init__(self, project: str, conflicts: dict[str, int]) -> None:
-        super().__init__(project, conflicts)
-        shown = sorted(self.conflicts.items())[:20]
-        listed = ", ".join(f"{row} (batch {batch})" for row, batch in shown)
-        more = f" and {len(self.conflicts) - len(shown)} more" if len(self.conflicts) > 20 else ""
-        self.args = (
-            f"All {len(self.conflicts)} row(s) are already in an open batch of project "
-            f"'{project}': {listed}{more}. Nothing was submitted.",
-        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ import functools
 import getpass
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.export import FORMATS, export_batch
+from labelnext.idfiles import read_id_file
 from labelnext.ledger import Ledger
 
 __all__ = [
@@ -60,29 +60,6 @@ def _reports_errors(name: str) -> Callable[[Command], Command]:
     return decorate
 
 
-def _read_ids(path: str, option: str) -> list[str]:
-    """data_row_ids from a file: one per line (``#`` comments, blank lines and a
-    ``data_row_id`` CSV header ignored; of a CSV line the first field is taken)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise LabelnextError(f"{option} {path}: cannot read it ({exc.strerror})") from None
-    ids: list[str] = []
-    seen: set[str] = set()
-    for line in lines:
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        first = text.split(",")[0].strip().strip('"')
-        if first == "data_row_id" or first in seen:
-            continue
-        seen.add(first)
-        ids.append(first)
-    if not ids:
-        raise LabelnextError(f"{option} {path}: no data_row_ids in the file")
-    return ids
-
-
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -93,7 +70,7 @@ def _user() -> str:
 @_reports_errors("submit")
 def cmd_submit(args: argparse.Namespace) -> int:
     """Select rows of RUN and store them as a batch; print the batch id."""
-    from labelnext.runs import load_run
+    from labelnext.readers import load_run
     from labelnext.select import Filter, ranked
 
     ledger = Ledger(args.db)
@@ -105,7 +82,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         scoring = scoring_from_args(args)
         params: dict[str, Any] = {"run": str(args.run), **scoring.params()}
         if args.rows is not None:
-            wanted = _read_ids(args.rows, "--rows")
+            wanted = read_id_file(args.rows, option="--rows")
             everything = ranked(run, scoring)
             known = set(everything["data_row_id"])
             unknown = [i for i in wanted if i not in known]
@@ -196,7 +173,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
             freed = ledger.cancel(args.batch_id)
             print(f"batch {args.batch_id}: cancelled, {freed} row(s) freed", file=sys.stderr)
             return 0
-        rows = None if args.rows is None else _read_ids(args.rows, "--rows")
+        rows = None if args.rows is None else read_id_file(args.rows, option="--rows")
         changed = ledger.mark_labeled(args.batch_id, rows)
         status = ledger.batch(args.batch_id).status
     print(

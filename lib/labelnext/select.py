@@ -8,7 +8,6 @@ ranking is reproducible. :func:`top_k` finds the first ``k`` rows of that orderi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +17,9 @@ from numpy.typing import NDArray
 
 from labelnext.errors import EmptyPoolError, SelectionError
 from labelnext.runs import ModelRun
-from labelnext.uncertainty import Scoring, run_scores
+from labelnext.scoring import Scoring, run_scores
 
-__all__ = ["Filter", "filter_mask", "order", "ranked", "top_k"]
+__all__ = ["Filter", "filter_mask", "order", "ranked", "rows_frame", "top_k"]
 
 
 @dataclass(frozen=True)
@@ -212,7 +211,7 @@ def ranked(
     ----------
     run : ModelRun
     strategy : str or Scoring
-        A strategy name, or a :class:`~labelnext.uncertainty.Scoring` with an aggregation.
+        A strategy name, or a :class:`~labelnext.scoring.Scoring` with an aggregation.
     flt : Filter, optional
         Which rows are in the pool; default all.
     k : int, optional
@@ -257,20 +256,3 @@ def rows_frame(
             "rank": np.arange(1, len(rows) + 1, dtype=np.int64),
         }
     )
-
-
-def read_id_list(lines: Iterable[str]) -> frozenset[str]:
-    """Ids from a text file's lines: one per line; blank lines and ``#`` comments ignored.
-
-    A CSV with a ``data_row_id`` header is read by its first column too.
-    """
-    ids = []
-    for line in lines:
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        first = text.split(",")[0].strip().strip('"')
-        if first == "data_row_id":
-            continue
-        ids.append(first)
-    return frozenset(ids)

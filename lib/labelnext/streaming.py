@@ -4,7 +4,7 @@ Memory holds one record batch and the ``k`` best rows so far, whatever the file'
 The result is the same table, in the same order, as :func:`labelnext.select.ranked` on the whole
 run loaded in memory (most uncertain first, ties by ``data_row_id``); a test checks that.
 
-Every batch is validated like :func:`labelnext.runs.load_run` validates a whole file, with rows
+Every batch is validated like :func:`labelnext.readers.load_run` validates a whole file, with rows
 numbered from the start of the file. Two checks need the whole file and are not made here:
 duplicate ``data_row_id`` across batches, and ``--renormalize`` is per row so it still works.
 """
@@ -23,10 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from labelnext.errors import EmptyPoolError, SelectionError
-from labelnext.runs import _Problems, allowed_roots_from_env, build_run, locate_run
+from labelnext import paths
+from labelnext.errors import EmptyPoolError, ProblemLog, SelectionError
+from labelnext.readers.native import build_run
+from labelnext.readers.source import PARQUET_SUFFIXES, locate_run
+from labelnext.scoring import Scoring, run_scores
 from labelnext.select import Filter, filter_mask, rows_frame, top_k
-from labelnext.uncertainty import Scoring, run_scores
 
 __all__ = ["StreamResult", "stream_top_k"]
 
@@ -61,7 +63,7 @@ def stream_top_k(
     source : path
         A ``.parquet`` predictions file or a run folder whose predictions are Parquet.
     strategy : str or Scoring
-        One of :data:`labelnext.uncertainty.STRATEGIES`, or a Scoring; higher = label first.
+        A strategy name or a :class:`~labelnext.scoring.Scoring`; higher = label first.
     k : int
         How many rows to keep.
     flt : Filter, optional
@@ -85,23 +87,23 @@ def stream_top_k(
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
     found = locate_run(source, max_problems=max_problems)
-    if found.suffix not in (".parquet", ".pq") or found.path is None:
+    if found.suffix not in PARQUET_SUFFIXES or found.path is None:
         raise SelectionError(
             f"Streaming reads Parquet files only; {found.label} is '{found.suffix}'. "
             "Convert it to Parquet, or load it in memory without --stream."
         )
     roots = tuple(
         Path(r).resolve()
-        for r in (allowed_roots if allowed_roots is not None else allowed_roots_from_env())
+        for r in (allowed_roots if allowed_roots is not None else paths.allowed_roots())
     )
     try:
         # pre_buffer (pyarrow's default) keeps every column chunk it has read: RSS grew by
         # ~90 MB per million rows. Plain buffered reads keep memory flat.
         parquet = pq.ParquetFile(found.path, pre_buffer=False, buffer_size=1 << 20)
     except FileNotFoundError:
-        raise _Problems(found.label, max_problems).fail(None, None, "file not found") from None
+        raise ProblemLog(found.label, max_problems).fail(None, None, "file not found") from None
     except (pa.ArrowException, OSError) as exc:
-        raise _Problems(found.label, max_problems).fail(
+        raise ProblemLog(found.label, max_problems).fail(
             None, None, f"not a readable Parquet file ({exc})"
         ) from None
     schema_metadata = parquet.schema_arrow.metadata
@@ -110,7 +112,7 @@ def stream_top_k(
     n_rows = n_pool = 0
     for batch in parquet.iter_batches(batch_size=batch_rows):
         table = pa.Table.from_batches([batch]).replace_schema_metadata(schema_metadata)
-        problems = _Problems(found.label, max_problems, offset=n_rows)
+        problems = ProblemLog(found.label, max_problems, offset=n_rows)
         run = build_run(table, found, roots, problems, renormalize, content_hash="")
         scores = run_scores(run, strategy)
         mask = filter_mask(run, scores, flt) if flt is not None else np.ones(run.n_rows, bool)
@@ -128,7 +130,7 @@ def stream_top_k(
             progress(n_rows)
 
     if n_rows == 0:
-        raise _Problems(found.label, max_problems).fail(
+        raise ProblemLog(found.label, max_problems).fail(
             None, None, "the file has a header but no data rows"
         )
     if best is None:

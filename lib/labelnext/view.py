@@ -35,8 +35,8 @@ from numpy.typing import NDArray
 from labelnext import select
 from labelnext.errors import SelectionError
 from labelnext.runs import ModelRun
+from labelnext.scoring import Scoring, box_uncertainty
 from labelnext.select import Filter
-from labelnext.uncertainty import Scoring, box_uncertainty
 
 __all__ = [
     "PAGE_SIZES",
@@ -164,7 +164,7 @@ def build_view(
         The model run.
     scores : ndarray of float, shape (n_rows,)
         Uncertainty scores of every row (higher = more uncertain = label first), as returned by
-        :func:`labelnext.uncertainty.run_scores`.
+        :func:`labelnext.scoring.run_scores`.
     flt : labelnext.select.Filter, optional
         Which rows to keep; ``None`` keeps every row.
     full_order : ndarray of int64, shape (n_rows,), optional

@@ -33,21 +33,18 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from labelnext.boxes import Boxes
-from labelnext.formats._assemble import (
+from labelnext.errors import ProblemLog, refuse
+from labelnext.readers.build import declared_classes, make_run, resolve_image_root
+from labelnext.readers.columns import check_confidence, check_image_refs, is_number
+from labelnext.readers.source import (
     ContentHash,
-    add_problem,
-    build_foreign_run,
-    check_confidence,
-    check_images,
-    declared_classes,
-    is_number,
+    RunSource,
+    head_text,
     parse_json,
     read_bytes,
-    refuse,
-    resolve_image_root,
     run_json_label,
 )
-from labelnext.runs import ModelRun, RunSource, _Problems
+from labelnext.runs import ModelRun
 
 __all__ = ["find_coco_pair", "looks_like_coco_json", "read_coco"]
 
@@ -112,18 +109,17 @@ def read_coco(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
     coco_path, results_path, results_label = _locate(found, max_problems)
     hasher = ContentHash()
     coco_data = read_bytes(coco_path, str(coco_path), max_problems)
-    coco_problems = _Problems(str(coco_path), max_problems)
+    coco_problems = ProblemLog(str(coco_path), max_problems)
     coco = parse_json(coco_data, coco_problems)
     images, categories = _read_coco_file(coco, coco_problems)
     coco_problems.raise_if_any()
     hasher.update(coco_data)
 
-    problems = _Problems(results_label, max_problems)
+    problems = ProblemLog(results_label, max_problems)
     classes = [name for _, name in categories]
-    declared = declared_classes(found.config, run_json_label(found), problems)
+    declared = declared_classes(found, problems)
     if declared is not None and declared != classes:
-        add_problem(
-            problems,
+        problems.add_about(
             run_json_label(found),
             None,
             "classes",
@@ -146,17 +142,11 @@ def read_coco(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
     image_root = resolve_image_root(
         found, roots, problems, default=_image_folder(found, file_names)
     )
-    check_images(np.asarray(file_names, dtype=object), image_root, roots, problems)
+    check_image_refs(np.asarray(file_names, dtype=object), image_root, roots, problems)
     problems.raise_if_any()
 
-    boxes = Boxes.from_arrays(
-        np.asarray(rows, dtype=np.int64),
-        np.asarray(xywh, dtype=np.float32).reshape(-1, 4),
-        np.asarray(labels, dtype=np.intp),
-        np.asarray(scores, dtype=np.float32),
-        n_rows=len(images),
-    )
-    return build_foreign_run(
+    boxes = Boxes.from_arrays(rows, xywh, labels, scores, n_rows=len(images))
+    return make_run(
         found,
         roots=roots,
         task="detection",
@@ -206,16 +196,7 @@ def _locate(found: RunSource, max_problems: int) -> tuple[Path, Path, str]:
 
 
 def _bare_kind(found: RunSource) -> str:
-    if found.data is not None:
-        head = found.data[:_PEEK_BYTES].decode("utf-8-sig", errors="replace").lstrip()
-    elif found.path is not None:
-        try:
-            with found.path.open("rb") as handle:
-                head = handle.read(_PEEK_BYTES).decode("utf-8-sig", errors="replace").lstrip()
-        except OSError:
-            head = ""
-    else:
-        head = ""
+    head = head_text(found, _PEEK_BYTES).lstrip()
     return "dataset" if head.startswith("{") else "results"
 
 
@@ -231,7 +212,7 @@ def _image_folder(found: RunSource, file_names: list[str]) -> Path | None:
 
 
 def _read_coco_file(
-    coco: Any, problems: _Problems
+    coco: Any, problems: ProblemLog
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(image id, file_name) in file order and (category id, name) in id order."""
     if not isinstance(coco, dict):
@@ -250,7 +231,7 @@ def _read_coco_file(
 
 
 def _id_name_pairs(
-    entries: list[Any], array: str, name_key: str, problems: _Problems
+    entries: list[Any], array: str, name_key: str, problems: ProblemLog
 ) -> list[tuple[int, str]]:
     pairs: list[tuple[int, str]] = []
     first_id: dict[int, int] = {}
@@ -297,7 +278,7 @@ def _read_results(
     row_of: dict[int, int],
     label_of: dict[int, int],
     coco_path: Path,
-    problems: _Problems,
+    problems: ProblemLog,
 ) -> tuple[list[int], list[list[float]], list[int], list[float]]:
     rows: list[int] = []
     xywh: list[list[float]] = []

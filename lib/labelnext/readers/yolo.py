@@ -32,20 +32,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from labelnext.boxes import Boxes
-from labelnext.formats._assemble import (
-    ContentHash,
-    add_problem,
-    build_foreign_run,
-    declared_classes,
-    refuse,
-    resolve_image_root,
-    run_json_label,
-)
-from labelnext.runs import ModelRun, RunSource, _Problems
+from labelnext.errors import ProblemLog, refuse
+from labelnext.readers.build import declared_classes, make_run, resolve_image_root
+from labelnext.readers.source import ContentHash, RunSource, run_json_label
+from labelnext.runs import ModelRun
 
 __all__ = ["IMAGE_SUFFIXES", "is_yolo_folder", "read_yolo"]
 
@@ -74,7 +67,7 @@ def read_yolo(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
             "load the folder",
         )
     folder, config = found.folder, found.config
-    problems = _Problems(found.label, max_problems)
+    problems = ProblemLog(found.label, max_problems)
     hasher = ContentHash()
 
     labels_dir = folder / str(config.get("labels", "labels"))
@@ -101,8 +94,7 @@ def read_yolo(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
     for i, name in enumerate(images):
         stem = name.rsplit(".", 1)[0]
         if stem in row_of:
-            add_problem(
-                problems,
+            problems.add_about(
                 str(image_root / name),
                 None,
                 "image",
@@ -122,8 +114,7 @@ def read_yolo(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
         data = label_path.read_bytes()
         hasher.update(rel.encode() + b"\0" + data)
         if rel not in row_of:
-            add_problem(
-                problems,
+            problems.add_about(
                 str(label_path),
                 None,
                 "image",
@@ -146,32 +137,26 @@ def read_yolo(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
             scores.append(conf)
     problems.raise_if_any()
 
-    return build_foreign_run(
+    return make_run(
         found,
         roots=roots,
         task="detection",
         classes=classes,
         ids=images,
         images=images,
-        boxes=Boxes.from_arrays(
-            np.asarray(rows, dtype=np.int64),
-            np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
-            np.asarray(labels, dtype=np.intp),
-            np.asarray(scores, dtype=np.float32),
-            n_rows=len(images),
-        ),
+        boxes=Boxes.from_arrays(rows, boxes, labels, scores, n_rows=len(images)),
         content_hash=hasher.hexdigest(config),
         image_root=image_root,
     )
 
 
 def _read_class_names(
-    found: RunSource, labels_dir: Path, hasher: ContentHash, problems: _Problems
+    found: RunSource, labels_dir: Path, hasher: ContentHash, problems: ProblemLog
 ) -> list[str]:
     """Class names from classes.txt (the folder's or labels/'s) or data.yaml, checked against
     run.json ``classes``; run.json alone is enough when neither file exists."""
     assert found.folder is not None
-    declared = declared_classes(found.config, run_json_label(found), problems)
+    declared = declared_classes(found, problems)
     names: list[str] | None = None
     source = ""
     for candidate in (found.folder / "classes.txt", labels_dir / "classes.txt"):
@@ -197,47 +182,44 @@ def _read_class_names(
             "data.yaml with 'names:', or run.json 'classes'",
         )
     if declared is not None and names and declared != names:
-        add_problem(
-            problems,
+        problems.add_about(
             run_json_label(found),
             None,
             "classes",
             f"run.json classes {declared} do not match {Path(source).name} {names}",
         )
     if not names and not problems.items:
-        add_problem(problems, source, None, "classes", "names no classes")
+        problems.add_about(source, None, "classes", "names no classes")
     return names
 
 
-def _classes_txt(data: bytes, file: str, problems: _Problems) -> list[str]:
+def _classes_txt(data: bytes, file: str, problems: ProblemLog) -> list[str]:
     try:
         lines = data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError:
-        add_problem(problems, file, None, None, "not UTF-8 text")
+        problems.add_about(file, None, None, "not UTF-8 text")
         return []
     while lines and not lines[-1].strip():
         lines.pop()
     names = [line.strip() for line in lines]
     for number, name in enumerate(names, start=1):
         if not name:
-            add_problem(
-                problems,
+            problems.add_about(
                 file,
                 number,
                 "classes",
                 f"empty class name (class index {number - 1} would have no name)",
             )
         elif name in names[: number - 1]:
-            add_problem(problems, file, number, "classes", f"duplicate class name '{name}'")
+            problems.add_about(file, number, "classes", f"duplicate class name '{name}'")
     return names
 
 
-def _yaml_names(data: bytes, file: str, problems: _Problems) -> list[str]:
+def _yaml_names(data: bytes, file: str, problems: ProblemLog) -> list[str]:
     try:
         import yaml
     except ImportError:
-        add_problem(
-            problems,
+        problems.add_about(
             file,
             None,
             "names",
@@ -248,31 +230,31 @@ def _yaml_names(data: bytes, file: str, problems: _Problems) -> list[str]:
     try:
         content: Any = yaml.safe_load(data.decode("utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        add_problem(problems, file, None, None, f"not valid YAML: {exc}")
+        problems.add_about(file, None, None, f"not valid YAML: {exc}")
         return []
     names = content.get("names") if isinstance(content, dict) else None
     if isinstance(names, dict):
         keys = sorted(names)
         if keys != list(range(len(keys))):
-            add_problem(
-                problems, file, None, "names", f"indices must be 0..{len(keys) - 1}, got {keys}"
+            problems.add_about(
+                file, None, "names", f"indices must be 0..{len(keys) - 1}, got {keys}"
             )
             return []
         return [str(names[k]) for k in keys]
     if isinstance(names, list):
         return [str(n) for n in names]
-    add_problem(problems, file, None, "names", "needs 'names:' as a list or {index: name}")
+    problems.add_about(file, None, "names", "needs 'names:' as a list or {index: name}")
     return []
 
 
 def _parse_label_file(
-    data: bytes, file: str, n_classes: int, problems: _Problems
+    data: bytes, file: str, n_classes: int, problems: ProblemLog
 ) -> list[tuple[int, float, float, float, float, float]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         bad_line = data[: exc.start].count(b"\n") + 1
-        add_problem(problems, file, bad_line, None, "not UTF-8 text")
+        problems.add_about(file, bad_line, None, "not UTF-8 text")
         return []
     parsed = []
     for number, content in enumerate(text.splitlines(), start=1):
@@ -281,8 +263,7 @@ def _parse_label_file(
             continue
         if len(parts) != len(FIELDS):
             hint = " (a label without confidence: predictions need conf)" if len(parts) == 5 else ""
-            add_problem(
-                problems,
+            problems.add_about(
                 file,
                 number,
                 None,
@@ -294,10 +275,10 @@ def _parse_label_file(
             try:
                 value = float(part)
             except ValueError:
-                add_problem(problems, file, number, name, f"not a number: {part!r}")
+                problems.add_about(file, number, name, f"not a number: {part!r}")
                 break
             if not math.isfinite(value):
-                add_problem(problems, file, number, name, f"not a finite number: {part!r}")
+                problems.add_about(file, number, name, f"not a finite number: {part!r}")
                 break
             values.append(value)
         else:
@@ -308,13 +289,12 @@ def _parse_label_file(
 
 
 def _check_box(
-    values: list[float], file: str, number: int, n_classes: int, problems: _Problems
+    values: list[float], file: str, number: int, n_classes: int, problems: ProblemLog
 ) -> tuple[int, float, float, float, float, float] | None:
     label, cx, cy, w, h, conf = values
     ok = True
     if not label.is_integer() or not 0 <= label < n_classes:
-        add_problem(
-            problems,
+        problems.add_about(
             file,
             number,
             "class",
@@ -324,25 +304,25 @@ def _check_box(
         ok = False
     for name, value in (("cx", cx), ("cy", cy), ("w", w), ("h", h)):
         if not 0.0 <= value <= 1.0:
-            add_problem(
-                problems, file, number, name, f"normalised coordinate {value:g} outside [0, 1]"
+            problems.add_about(
+                file, number, name, f"normalised coordinate {value:g} outside [0, 1]"
             )
             ok = False
         elif name in ("w", "h") and value == 0.0:
-            add_problem(problems, file, number, name, "box width and height must be > 0")
+            problems.add_about(file, number, name, "box width and height must be > 0")
             ok = False
     if not 0.0 <= conf <= 1.0:
-        add_problem(problems, file, number, "conf", f"confidence {conf:g} outside [0, 1]")
+        problems.add_about(file, number, "conf", f"confidence {conf:g} outside [0, 1]")
         ok = False
     return (int(label), cx, cy, w, h, conf) if ok else None
 
 
-def _image_size(path: Path, problems: _Problems) -> tuple[int, int] | None:
+def _image_size(path: Path, problems: ProblemLog) -> tuple[int, int] | None:
     """Width and height from the image header (Pillow reads no pixels for this)."""
     try:
         with Image.open(path) as image:
             width, height = image.size
     except (OSError, UnidentifiedImageError) as exc:
-        add_problem(problems, str(path), None, "image", f"cannot read the image size: {exc}")
+        problems.add_about(str(path), None, "image", f"cannot read the image size: {exc}")
         return None
     return int(width), int(height)

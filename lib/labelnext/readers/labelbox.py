@@ -48,21 +48,18 @@ from typing import Any
 import numpy as np
 
 from labelnext.boxes import Boxes
-from labelnext.formats._assemble import (
+from labelnext.errors import ProblemLog, refuse
+from labelnext.readers.build import declared_classes, make_run, resolve_image_root
+from labelnext.readers.columns import check_confidence, check_image_refs, is_number
+from labelnext.readers.source import (
     ContentHash,
-    add_problem,
-    build_foreign_run,
-    check_confidence,
-    check_images,
-    declared_classes,
+    RunSource,
     decode,
-    is_number,
+    iter_json_objects,
     read_bytes,
-    refuse,
-    resolve_image_root,
     run_json_label,
 )
-from labelnext.runs import TASKS, ModelRun, RunSource, _Problems, iter_json_objects
+from labelnext.runs import TASKS, ModelRun
 
 __all__ = ["KIND_OF_TASK", "looks_like_labelbox", "read_labelbox"]
 
@@ -103,7 +100,7 @@ def read_labelbox(found: RunSource, *, roots: Sequence[Path], max_problems: int)
     if data is None:
         assert found.path is not None
         data = read_bytes(found.path, found.label, max_problems)
-    problems = _Problems(found.label, max_problems)
+    problems = ProblemLog(found.label, max_problems)
     lines = _read_lines(data, problems)
     problems.raise_if_any()
     if not lines:
@@ -113,7 +110,7 @@ def read_labelbox(found: RunSource, *, roots: Sequence[Path], max_problems: int)
     chosen = [line for line in lines if line.kind == KIND_OF_TASK[task]]
     if task != "detection":
         chosen = _one_question(found, chosen, problems)
-    declared = declared_classes(found.config, run_json_label(found), problems)
+    declared = declared_classes(found, problems)
     problems.raise_if_any()
 
     rows_from = chosen if task == "classification" else lines
@@ -133,7 +130,7 @@ def read_labelbox(found: RunSource, *, roots: Sequence[Path], max_problems: int)
         images = [
             k if kind == "globalKey" else None for k, kind in zip(ids, key_kinds, strict=True)
         ]
-        check_images(
+        check_image_refs(
             np.asarray([i or "" for i in images], dtype=object), image_root, roots, problems
         )
 
@@ -148,7 +145,7 @@ def read_labelbox(found: RunSource, *, roots: Sequence[Path], max_problems: int)
     if task == "classification":
         labels, confidence, classes = _radio(chosen, row_of, declared, problems)
         problems.raise_if_any()
-        return build_foreign_run(
+        return make_run(
             found,
             task=task,
             classes=classes,
@@ -159,15 +156,13 @@ def read_labelbox(found: RunSource, *, roots: Sequence[Path], max_problems: int)
     if task == "multilabel":
         probabilities, classes = _checklist(chosen, row_of, declared, problems)
         problems.raise_if_any()
-        return build_foreign_run(
-            found, task=task, classes=classes, probabilities=probabilities, **common
-        )
+        return make_run(found, task=task, classes=classes, probabilities=probabilities, **common)
     boxes, classes = _boxes(chosen, row_of, declared, problems)
     problems.raise_if_any()
-    return build_foreign_run(found, task=task, classes=classes, boxes=boxes, **common)
+    return make_run(found, task=task, classes=classes, boxes=boxes, **common)
 
 
-def _read_lines(data: bytes, problems: _Problems) -> list[_Line]:
+def _read_lines(data: bytes, problems: ProblemLog) -> list[_Line]:
     text = decode(data, problems)
     lines: list[_Line] = []
     for number, record in iter_json_objects(text, problems):
@@ -182,7 +177,7 @@ def _read_lines(data: bytes, problems: _Problems) -> list[_Line]:
 
 
 def _data_row_key(
-    record: dict[str, Any], number: int, problems: _Problems
+    record: dict[str, Any], number: int, problems: ProblemLog
 ) -> tuple[str, str] | None:
     row = record.get("dataRow")
     if not isinstance(row, dict):
@@ -227,7 +222,7 @@ def _kinds_found(lines: list[_Line]) -> str:
     return ", ".join(f"{kind} (first on line {number})" for kind, number in first.items())
 
 
-def _choose_task(found: RunSource, lines: list[_Line], problems: _Problems) -> str:
+def _choose_task(found: RunSource, lines: list[_Line], problems: ProblemLog) -> str:
     kinds = {line.kind for line in lines}
     task = found.config.get("task")
     if task is not None:
@@ -264,14 +259,13 @@ def _choose_task(found: RunSource, lines: list[_Line], problems: _Problems) -> s
     return TASK_OF_KIND[kinds.pop()]
 
 
-def _one_question(found: RunSource, lines: list[_Line], problems: _Problems) -> list[_Line]:
+def _one_question(found: RunSource, lines: list[_Line], problems: ProblemLog) -> list[_Line]:
     """Lines of one radio or checklist question: the only one, or run.json ``feature``."""
     questions = list(dict.fromkeys(line.name for line in lines))
     wanted = found.config.get("feature")
     if wanted is not None:
         if wanted not in questions:
-            add_problem(
-                problems,
+            problems.add_about(
                 run_json_label(found),
                 None,
                 "feature",
@@ -291,7 +285,7 @@ def _one_question(found: RunSource, lines: list[_Line], problems: _Problems) -> 
 
 
 def _first_answer_check(
-    line: _Line, seen: dict[str, int], question: str, problems: _Problems
+    line: _Line, seen: dict[str, int], question: str, problems: ProblemLog
 ) -> bool:
     if line.key in seen:
         problems.add(
@@ -306,7 +300,7 @@ def _first_answer_check(
 
 
 def _answer(
-    answer: Any, where: str, fallback_confidence: Any, number: int, problems: _Problems
+    answer: Any, where: str, fallback_confidence: Any, number: int, problems: ProblemLog
 ) -> tuple[str, float] | None:
     if not isinstance(answer, dict):
         problems.add(number, where, "must be an object {name, confidence}")
@@ -324,7 +318,7 @@ def _answer(
 
 
 def _check_known(
-    name: str, declared: list[str] | None, number: int, field: str, problems: _Problems
+    name: str, declared: list[str] | None, number: int, field: str, problems: ProblemLog
 ) -> bool:
     if declared is not None and name not in declared:
         problems.add(number, field, f"'{name}' is not among run.json classes")
@@ -333,7 +327,7 @@ def _check_known(
 
 
 def _radio(
-    lines: list[_Line], row_of: dict[str, int], declared: list[str] | None, problems: _Problems
+    lines: list[_Line], row_of: dict[str, int], declared: list[str] | None, problems: ProblemLog
 ) -> tuple[list[str], np.ndarray, list[str]]:
     labels = [""] * len(row_of)
     confidence = np.zeros(len(row_of), dtype=np.float32)
@@ -354,7 +348,7 @@ def _radio(
 
 
 def _checklist(
-    lines: list[_Line], row_of: dict[str, int], declared: list[str] | None, problems: _Problems
+    lines: list[_Line], row_of: dict[str, int], declared: list[str] | None, problems: ProblemLog
 ) -> tuple[np.ndarray, list[str]]:
     found: list[tuple[int, str, float]] = []
     seen: dict[str, int] = {}
@@ -385,7 +379,7 @@ def _checklist(
 
 
 def _boxes(
-    lines: list[_Line], row_of: dict[str, int], declared: list[str] | None, problems: _Problems
+    lines: list[_Line], row_of: dict[str, int], declared: list[str] | None, problems: ProblemLog
 ) -> tuple[Boxes, list[str]]:
     rows: list[int] = []
     xywh: list[list[float]] = []
@@ -417,11 +411,5 @@ def _boxes(
         scores.append(float(line.record["confidence"]))
     classes = declared if declared is not None else sorted(set(names))
     lookup = {name: k for k, name in enumerate(classes)}
-    boxes = Boxes.from_arrays(
-        np.asarray(rows, dtype=np.int64),
-        np.asarray(xywh, dtype=np.float32).reshape(-1, 4),
-        np.asarray([lookup[n] for n in names], dtype=np.intp),
-        np.asarray(scores, dtype=np.float32),
-        n_rows=len(row_of),
-    )
+    boxes = Boxes.from_arrays(rows, xywh, [lookup[n] for n in names], scores, n_rows=len(row_of))
     return boxes, classes

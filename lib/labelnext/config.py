@@ -1,0 +1,114 @@
+"""Every environment setting labelnext reads, in one place.
+
+No other module reads ``os.environ``: each asks :func:`settings` for a :class:`Settings` value,
+taken from the environment at the moment of the call (so a test, a notebook or a server started
+with other variables sees its own). A value that cannot be parsed falls back to its default
+rather than stopping the app; :func:`settings` never raises.
+
+=================================  ===================================================  ==========
+variable                           meaning                                              default
+=================================  ===================================================  ==========
+``LABELNEXT_HOME``                 data folder: the SQLite ledger, thumbnails, uploads  .labelnext
+``LABELNEXT_DB_URL``               ledger URL (``postgresql+psycopg://...``)           SQLite in
+                                                                                        home
+``LABELNEXT_ALLOWED_ROOTS``        folders (separated by ``os.pathsep``) whose files    none
+                                   the server may read, besides ``sample_data/``
+``LABELNEXT_MAX_UPLOAD_MB``        the dashboard's upload limit, in MB                  200
+``LABELNEXT_THUMB_CACHE_MB``       bound of the thumbnail cache, in MB                  512
+=================================  ===================================================  ==========
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings", "settings"]
+
+DEFAULT_HOME = ".labelnext"
+DEFAULT_MAX_UPLOAD_MB = 200
+DEFAULT_THUMB_CACHE_MB = 512.0
+#: Test hook: the ledger pauses inside a submit's transaction (see labelnext.ledger.testing).
+HOLD_BEFORE_COMMIT_ENV = "LABELNEXT_TEST_HOLD_BEFORE_COMMIT"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The environment's settings, parsed.
+
+    Attributes
+    ----------
+    home : Path
+        The data folder (not created here; the modules that write into it create it).
+    db_url : str or None
+        ``LABELNEXT_DB_URL``, or None for the SQLite file in ``home``.
+    allowed_roots : tuple of Path
+        ``LABELNEXT_ALLOWED_ROOTS`` as given (expanded, not resolved; see
+        :func:`labelnext.paths.allowed_roots`, which adds the shipped samples).
+    max_upload_mb : int
+        The upload limit (>= 0).
+    thumb_cache_mb : float
+        The thumbnail cache's bound (> 0).
+    hold_before_commit : str or None
+        A test hook's marker file (see :mod:`labelnext.ledger.testing`).
+    """
+
+    home: Path = Path(DEFAULT_HOME)
+    db_url: str | None = None
+    allowed_roots: tuple[Path, ...] = field(default=())
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+    thumb_cache_mb: float = DEFAULT_THUMB_CACHE_MB
+    hold_before_commit: str | None = None
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where the dashboard keeps uploaded run files."""
+        return self.home / "uploads"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        """Where thumbnails are cached."""
+        return self.home / "thumbs"
+
+
+def settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of ``environ`` (default: this process's environment), parsed.
+
+    Examples
+    --------
+    >>> s = settings({"LABELNEXT_HOME": "/tmp/ln", "LABELNEXT_MAX_UPLOAD_MB": "x"})
+    >>> str(s.home), s.max_upload_mb, s.db_url
+    ('/tmp/ln', 200, None)
+    """
+    env = os.environ if environ is None else environ
+    home = env.get("LABELNEXT_HOME", "").strip() or DEFAULT_HOME
+    roots = tuple(
+        Path(part.strip()).expanduser()
+        for part in env.get("LABELNEXT_ALLOWED_ROOTS", "").split(os.pathsep)
+        if part.strip()
+    )
+    return Settings(
+        home=Path(home).expanduser(),
+        db_url=env.get("LABELNEXT_DB_URL", "").strip() or None,
+        allowed_roots=roots,
+        max_upload_mb=_int(env.get("LABELNEXT_MAX_UPLOAD_MB"), DEFAULT_MAX_UPLOAD_MB),
+        thumb_cache_mb=_positive(env.get("LABELNEXT_THUMB_CACHE_MB"), DEFAULT_THUMB_CACHE_MB),
+        hold_before_commit=env.get(HOLD_BEFORE_COMMIT_ENV) or None,
+    )
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return max(0, int(str(raw).strip())) if raw is not None else default
+    except ValueError:
+        return default
+
+
+def _positive(raw: str | None, default: float) -> float:
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return value if value > 0 else default  # also refuses NaN
