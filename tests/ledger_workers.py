@@ -62,7 +62,8 @@ def submit_at_the_barrier(
 
 def submit_and_hang(url: str, ids: list[str], marker: str) -> None:
     """Submit with the test hook set: after inserting the rows, touch ``marker`` and hang."""
-    from labelnext.ledger import HOLD_BEFORE_COMMIT_ENV, Ledger
+    from labelnext.config import HOLD_BEFORE_COMMIT_ENV
+    from labelnext.ledger import Ledger
 
     os.environ[HOLD_BEFORE_COMMIT_ENV] = marker
     ledger = Ledger(url)

@@ -1,0 +1,76 @@
+"""The batch ledger: projects, model runs, submitted batches and their rows.
+
+One SQL layer (SQLAlchemy Core) over two backends:
+
+* **SQLite** by default, a file at ``$LABELNEXT_HOME/ledger.db`` (``LABELNEXT_HOME`` defaults to
+  ``.labelnext`` in the working directory and is created on first use). WAL journal and a busy
+  timeout let several processes share it; every write transaction starts with ``BEGIN IMMEDIATE``
+  so concurrent writers queue for the lock instead of failing half-way.
+* **PostgreSQL** through ``LABELNEXT_DB_URL`` or the ``url`` argument
+  (``postgresql+psycopg://user@host/db``), when several people or app replicas share one ledger.
+
+The schema is created and upgraded by the Alembic migrations in ``labelnext/ledger/migrations``
+when a :class:`Ledger` opens the database.
+
+The package: :mod:`.core` the :class:`Ledger` (connections, migrations, submit);
+:mod:`.queries` reading; :mod:`.status` status changes; :mod:`.inputs` the checks of what callers
+ask to store; :mod:`.schema` the tables; :mod:`.engine` the two backends; :mod:`.results` the
+values handed back; :mod:`.testing` a hook for the crash tests.
+
+Invariants, enforced by the database rather than by a check-then-insert:
+
+* A data row is in at most one *open* batch (status ``queued`` or ``exported``) per project: a
+  partial unique index on ``batch_rows(project_id, data_row_id) WHERE status = 'open'``.
+* A submit is one transaction (all rows or none); a ``client_token`` (unique) makes a retried or
+  double-clicked submit return the batch it already created.
+* Priority is 1-5 and statuses are from a fixed set (CHECK constraints).
+
+Priority follows Labelbox: **1 is the most urgent**, 5 the least.
+
+Examples
+--------
+>>> import pandas as pd
+>>> ledger = Ledger("sqlite://")
+>>> rows = pd.DataFrame({"data_row_id": ["a", "b"], "score": [0.9, 0.8], "rank": [1, 2]})
+>>> result = ledger.submit(project="cats", name="first", rows=rows, created_by="ana",
+...                        strategy="least_confidence", run_id=None)
+>>> result.n_rows, result.created
+(2, True)
+>>> sorted(ledger.excluded_ids("cats"))
+['a', 'b']
+"""
+
+from labelnext.errors import BatchInputError, NothingToSubmitError
+from labelnext.ledger.core import Ledger
+from labelnext.ledger.engine import default_url
+from labelnext.ledger.results import BatchInfo, RunLike, SubmitResult
+from labelnext.ledger.schema import (
+    BATCH_STATUSES,
+    MIGRATIONS_DIR,
+    OPEN_BATCH_STATUSES,
+    SCHEMA_HEAD,
+    batch_rows,
+    batches,
+    metadata,
+    model_runs,
+    projects,
+)
+
+__all__ = [
+    "BATCH_STATUSES",
+    "MIGRATIONS_DIR",
+    "OPEN_BATCH_STATUSES",
+    "SCHEMA_HEAD",
+    "BatchInfo",
+    "BatchInputError",
+    "Ledger",
+    "NothingToSubmitError",
+    "RunLike",
+    "SubmitResult",
+    "batch_rows",
+    "batches",
+    "default_url",
+    "metadata",
+    "model_runs",
+    "projects",
+]

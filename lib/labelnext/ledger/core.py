@@ -1,0 +1,506 @@
+"""The :class:`Ledger`: one object over the database, opening transactions and keeping the rules.
+
+Reading lives in :mod:`labelnext.ledger.queries` and status changes in
+:mod:`labelnext.ledger.status`; this module holds the connection, the migrations, and the submit,
+whose retry loop is the heart of the ledger's invariants.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from labelnext.errors import (
+    BatchConflictError,
+    BatchInputError,
+    LedgerError,
+    NothingToSubmitError,
+)
+from labelnext.ledger import queries, status
+from labelnext.ledger.engine import (
+    create_engine,
+    default_url,
+    integrity_errors,
+    now,
+    operational_errors,
+    sqlstate,
+)
+from labelnext.ledger.inputs import (
+    ON_CONFLICT,
+    ROW_COLUMNS,
+    check_name,
+    check_priority,
+    params_json,
+    row_records,
+)
+from labelnext.ledger.results import BatchInfo, RunLike, SubmitResult
+from labelnext.ledger.schema import MIGRATIONS_DIR, SCHEMA_HEAD, batch_rows, batches, model_runs
+from labelnext.ledger.schema import projects as projects_table
+from labelnext.ledger.testing import hold_before_commit
+
+__all__ = ["Ledger"]
+
+_SUBMIT_ATTEMPTS = 8
+_PG_MIGRATION_LOCK = 0x6C6E6C64  # "lnld": serialises concurrent first starts on PostgreSQL
+
+
+class Ledger:
+    """The store of projects, model runs, batches and batch rows.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL: ``sqlite:///path/ledger.db`` or ``postgresql+psycopg://user@host/db``
+        (``postgresql://`` is taken to mean psycopg 3). Default: :func:`default_url`.
+
+    Notes
+    -----
+    Opening a ledger creates the schema or upgrades it to the newest revision (Alembic),
+    under a lock, so several processes may open the same new database at once.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url if url is not None else default_url()
+        self._engine = create_engine(self.url)
+        self._backend = self._engine.dialect.name
+        try:
+            self._migrate()
+        except sa.exc.DBAPIError as exc:
+            self._engine.dispose()
+            raise LedgerError(f"Cannot open the ledger at {self!r}: {exc.orig}") from exc
+        except Exception:
+            self._engine.dispose()
+            raise
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        shown = sa.make_url(self.url).render_as_string(hide_password=True)
+        return f"Ledger({shown!r})"
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tests, benchmarks and ad-hoc queries)."""
+        return self._engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction: ``BEGIN IMMEDIATE`` on SQLite, a plain ``BEGIN`` elsewhere."""
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(labelnext_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _current_revision(self) -> str | None:
+        with self._engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def _migrate(self) -> None:
+        # Alembic takes a quarter of a second to import: skip it when the schema is current.
+        current = self._current_revision()
+        if current == SCHEMA_HEAD:
+            return
+        from alembic import command
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+        if current is not None and current not in known:
+            raise LedgerError(
+                f"The ledger at {self!r} has schema revision {current!r}, which this version of "
+                f"labelnext does not know (newest known: {SCHEMA_HEAD!r}). Upgrade labelnext."
+            )
+        with self._write() as conn:
+            if self._backend == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    # -- projects and runs ------------------------------------------------------------------
+
+    def _insert_ignore(self, table: sa.Table, values: dict[str, Any], key: str) -> Any:
+        """Insert unless a row with the same unique ``key`` exists; return that row's id."""
+        if self._backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+        with self._write() as conn:
+            conn.execute(stmt)
+            return conn.execute(
+                sa.select(table.c.id).where(table.c[key] == values[key])
+            ).scalar_one()
+
+    def ensure_project(self, name: str) -> int:
+        """Return the id of project ``name``, creating the project if needed.
+
+        Parameters
+        ----------
+        name : str
+            Non-empty project name (leading and trailing spaces are removed).
+
+        Returns
+        -------
+        int
+            The project id.
+        """
+        name = check_name("project", name)
+        return int(
+            self._insert_ignore(projects_table, {"name": name, "created_at": now()}, key="name")
+        )
+
+    def projects(self) -> list[str]:
+        """Names of all projects, sorted."""
+        with self._read() as conn:
+            return queries.project_names(conn)
+
+    def register_run(self, run: RunLike) -> int:
+        """Record a model run (idempotent on its ``content_hash``) and return its id.
+
+        Parameters
+        ----------
+        run : labelnext.runs.ModelRun
+            Anything with ``name``, ``model``, ``version``, ``source``, ``content_hash`` and
+            ``n_rows``.
+
+        Returns
+        -------
+        int
+            The id of the run's row in ``model_runs`` (the existing one if the same file was
+            registered before).
+        """
+        content_hash = str(run.content_hash)
+        if not content_hash:
+            raise BatchInputError("run.content_hash is empty; expected the sha256 of the file")
+        values = {
+            "name": str(run.name),
+            "model": run.model,
+            "version": run.version,
+            "source": str(run.source),
+            "content_hash": content_hash,
+            "imported_at": now(),
+            "row_count": int(run.n_rows),
+        }
+        return int(self._insert_ignore(model_runs, values, key="content_hash"))
+
+    def runs(self) -> pd.DataFrame:
+        """All registered model runs, newest first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``run_id, name, model, version, source, content_hash, imported_at,
+            row_count``.
+        """
+        with self._read() as conn:
+            return queries.runs_frame(conn)
+
+    # -- submit -----------------------------------------------------------------------------
+
+    def submit(
+        self,
+        *,
+        project: str,
+        name: str,
+        rows: pd.DataFrame,
+        priority: int = 3,
+        note: str = "",
+        created_by: str,
+        strategy: str,
+        strategy_params: Mapping[str, Any] | None = None,
+        run_id: int | None,
+        client_token: str | None = None,
+        on_conflict: Literal["fail", "skip"] = "fail",
+    ) -> SubmitResult:
+        """Store ``rows`` as a new batch of ``project``, atomically.
+
+        Parameters
+        ----------
+        project : str
+            Destination project (created if new).
+        name : str
+            Batch name.
+        rows : pandas.DataFrame
+            The selection, as returned by ``labelnext.select.ranked``: ``data_row_id``
+            (required, unique, non-empty) and optionally ``image``, ``predicted_label``,
+            ``score`` (higher = more uncertain), ``confidence`` and ``rank`` (1 = label first;
+            default: the order of ``rows``).
+        priority : int, default 3
+            1 (most urgent) to 5.
+        note : str, default ""
+            Free text for the annotation team.
+        created_by : str
+            Who submits (the signed-in user, the name given in the app, or the OS user).
+        strategy : str
+            The uncertainty strategy the rows were ranked by.
+        strategy_params : mapping, optional
+            JSON-serialisable parameters of the selection (filters, k...).
+        run_id : int or None
+            The model run the scores come from (:meth:`register_run`), or None.
+        client_token : str, optional
+            Idempotency key: a submit with a token already used returns that batch with
+            ``created=False`` and stores nothing.
+        on_conflict : {"fail", "skip"}, default "fail"
+            What to do with rows already in an open (queued or exported) batch of ``project``:
+            ``"fail"`` refuses the whole submit, ``"skip"`` leaves those rows out.
+
+        Returns
+        -------
+        SubmitResult
+
+        Raises
+        ------
+        BatchConflictError
+            Under ``"fail"``, naming each conflicting row and the open batch holding it.
+            Nothing is stored.
+        NothingToSubmitError
+            Under ``"skip"``, when every row is already in an open batch.
+        BatchInputError
+            On invalid arguments.
+        """
+        if on_conflict not in ON_CONFLICT:
+            raise BatchInputError(
+                f"on_conflict: {on_conflict!r} is not allowed; expected one of {ON_CONFLICT}"
+            )
+        project = check_name("project", project)
+        name = check_name("name", name)
+        created_by = check_name("created_by", created_by)
+        strategy = check_name("strategy", strategy)
+        priority = check_priority(priority)
+        if not isinstance(note, str):
+            raise BatchInputError(f"note: expected a str, got {type(note).__name__}")
+        params_text = params_json(strategy_params)
+        if client_token is not None and not (isinstance(client_token, str) and client_token):
+            raise BatchInputError(f"client_token: expected a non-empty str, got {client_token!r}")
+        records = row_records(rows)
+
+        if client_token is not None:
+            existing = self._token_batch(client_token, project)
+            if existing is not None:
+                return existing
+        project_id = self.ensure_project(project)
+        if run_id is not None:
+            self._check_run(run_id)
+
+        skipped: dict[str, int] = {}
+        last_error: Exception | None = None
+        for _attempt in range(_SUBMIT_ATTEMPTS):
+            batch_values = {
+                "name": name,
+                "project_id": project_id,
+                "priority": priority,
+                "note": note,
+                "created_by": created_by,
+                "created_at": now(),
+                "status": "queued",
+                "strategy": strategy,
+                "strategy_params": params_text,
+                "model_run_id": run_id,
+                "client_token": client_token,
+            }
+            try:
+                with self._write() as conn:
+                    inserted = conn.execute(batches.insert().values(**batch_values))
+                    batch_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+                    for record in records:
+                        record["batch_id"] = batch_id
+                        record["project_id"] = project_id
+                    self._insert_rows(conn, records)
+                    hold_before_commit()
+                return SubmitResult(batch_id, len(records), dict(skipped), True)
+            except integrity_errors() as exc:
+                # The unique index (or the client token) refused the insert; nothing is stored.
+                last_error = exc
+                if client_token is not None:
+                    existing = self._token_batch(client_token, project)
+                    if existing is not None:
+                        return existing
+                with self._read() as conn:
+                    conflicts = queries.open_conflicts(
+                        conn, project_id, [r["data_row_id"] for r in records]
+                    )
+                if not conflicts:
+                    continue  # the conflicting batch was cancelled meanwhile: try again
+                if on_conflict == "fail":
+                    raise BatchConflictError(project, conflicts) from None
+                skipped.update(conflicts)
+                records = [r for r in records if r["data_row_id"] not in conflicts]
+                if not records:
+                    raise NothingToSubmitError(project, skipped) from None
+            except operational_errors() as exc:
+                # PostgreSQL deadlock / serialisation failure between concurrent submits: retry.
+                if sqlstate(exc) not in ("40P01", "40001"):
+                    raise
+                last_error = exc
+                time.sleep(0.05)
+        raise LedgerError(
+            f"Could not store batch {name!r} in project {project!r} after {_SUBMIT_ATTEMPTS} "
+            f"attempts; last error: {last_error}"
+        )
+
+    def _insert_rows(self, conn: Connection, records: list[dict[str, Any]]) -> None:
+        """Bulk insert: COPY on PostgreSQL (about 3x faster than executemany), else executemany."""
+        if self._backend != "postgresql":
+            conn.execute(batch_rows.insert(), records)
+            return
+        columns = list(ROW_COLUMNS)
+        copy_sql = f"COPY batch_rows ({', '.join(columns)}) FROM STDIN"
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(copy_sql) as copy:
+            for record in records:
+                copy.write_row([record[c] for c in columns])
+
+    def _check_run(self, run_id: int) -> None:
+        with self._read() as conn:
+            found = conn.execute(
+                sa.select(model_runs.c.id).where(model_runs.c.id == run_id)
+            ).scalar_one_or_none()
+        if found is None:
+            raise BatchInputError(
+                f"run_id: no model run with id {run_id}; register the run first (register_run)"
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _token_batch(self, client_token: str, project: str) -> SubmitResult | None:
+        with self._read() as conn:
+            return queries.batch_for_token(conn, client_token, project)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def batches(self, project: str | None = None) -> pd.DataFrame:
+        """One row per batch, newest first.
+
+        Parameters
+        ----------
+        project : str, optional
+            Only this project's batches.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``batch_id, name, project, priority, status, n_rows, n_open, n_labeled,
+            n_cancelled, created_by, created_at, strategy, strategy_params, run_id, run_name,
+            note, client_token``. ``strategy_params`` holds dicts.
+        """
+        with self._read() as conn:
+            return queries.batches_frame(conn, project)
+
+    def batch(self, batch_id: int) -> BatchInfo:
+        """One batch with its project and model run.
+
+        Raises
+        ------
+        LedgerError
+            If there is no batch ``batch_id``.
+        """
+        with self._read() as conn:
+            return queries.batch_info(conn, batch_id)
+
+    def batch_rows(self, batch_id: int) -> pd.DataFrame:
+        """The rows of a batch, in rank order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``data_row_id, image, rank, score, confidence, predicted_label, status,
+            labeled_at``; ``score`` is the uncertainty at selection time (higher = more
+            uncertain), ``confidence = 1 - score``.
+
+        Raises
+        ------
+        LedgerError
+            If there is no batch ``batch_id``.
+        """
+        with self._read() as conn:
+            return queries.batch_rows_frame(conn, batch_id)
+
+    def excluded_ids(self, project: str | None = None) -> frozenset[str]:
+        """Data rows to leave out of a review queue: open (queued/exported) or labeled.
+
+        Parameters
+        ----------
+        project : str, optional
+            Only this project's batches (all projects if None). Labeled rows count whatever
+            model run they were selected from: the match is by ``data_row_id``.
+        """
+        with self._read() as conn:
+            return queries.excluded(conn, project)
+
+    # -- status changes ---------------------------------------------------------------------
+
+    def mark_exported(self, batch_id: int) -> None:
+        """Record that a queued batch was handed to a labeling tool (status ``exported``).
+
+        A batch already exported, labeled or cancelled keeps its status. Exported batches are
+        still open: their rows stay reserved.
+        """
+        with self._write() as conn:
+            status.mark_exported(conn, batch_id)
+
+    def mark_labeled(self, batch_id: int, rows: Iterable[str] | None = None) -> int:
+        """Record that a batch (or some of its rows) has been labeled.
+
+        Parameters
+        ----------
+        batch_id : int
+        rows : iterable of str, optional
+            data_row_ids of the batch that were labeled; default all its open rows. Once no
+            row of the batch is open the batch's status becomes ``labeled``.
+
+        Returns
+        -------
+        int
+            Rows newly marked labeled (rows already labeled are not counted again).
+
+        Raises
+        ------
+        LedgerError
+            Unknown batch, a cancelled batch, or rows that are not in the batch (named).
+        """
+        with self._write() as conn:
+            return status.mark_labeled(conn, batch_id, rows)
+
+    def cancel(self, batch_id: int) -> int:
+        """Cancel a batch: its open rows are freed for other batches (labeled rows stay).
+
+        Returns
+        -------
+        int
+            Rows freed.
+
+        Raises
+        ------
+        LedgerError
+            Unknown batch, or a batch whose every row is labeled (status ``labeled``).
+        """
+        with self._write() as conn:
+            return status.cancel(conn, batch_id)

@@ -1,0 +1,71 @@
+"""What the ledger hands back: the outcome of a submit, a batch as stored, and what it reads
+from a model run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+__all__ = ["BatchInfo", "RunLike", "SubmitResult"]
+
+
+class RunLike(Protocol):
+    """What :meth:`Ledger.register_run` reads from a model run (a ``labelnext.runs.ModelRun``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def version(self) -> str | None: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def n_rows(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """The outcome of :meth:`Ledger.submit`.
+
+    Attributes
+    ----------
+    batch_id : int
+        The batch holding the rows (a new one, or the one a ``client_token`` already made).
+    n_rows : int
+        Rows in that batch.
+    skipped : dict of str to int
+        Under ``on_conflict="skip"``: each data_row_id left out, and the open batch holding it.
+    created : bool
+        False when ``client_token`` matched an earlier submit and nothing new was stored.
+    """
+
+    batch_id: int
+    n_rows: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    created: bool = True
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """One batch as stored, with its project and model run (see :meth:`Ledger.batch`)."""
+
+    batch_id: int
+    name: str
+    project: str
+    priority: int
+    status: str
+    note: str
+    created_by: str
+    created_at: datetime
+    strategy: str
+    strategy_params: dict[str, Any]
+    run_id: int | None
+    run_name: str | None
+    run_model: str | None
+    run_version: str | None
+    client_token: str | None
+    n_rows: int
