@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from labelnext.cli import build_parser, main
+from labelnext.cli.ledger_commands import cmd_batches, cmd_export, cmd_mark, cmd_submit
 from labelnext.export import FORMATS
 from labelnext.ledger import Ledger
-from labelnext.ledger_cli import cmd_batches, cmd_export, cmd_mark, cmd_submit
 from labelnext.readers import load_run
 from labelnext.select import ranked
 

@@ -1,63 +1,27 @@
-"""Ledger commands of the ``labelnext`` CLI: ``submit``, ``batches``, ``export``, ``mark``.
+"""Ledger commands: ``submit``, ``batches``, ``export``, ``mark``.
 
-:func:`add_ledger_commands` adds them to the CLI's sub-parsers; each sets ``func`` to a function
-``(args) -> exit code``. Exit codes: 0 success; 2 bad input or a refused request (the message on
-stderr); 3 a batch conflict (the conflicting rows and their batches on stderr). Every command
-takes ``--db URL`` (default ``$LABELNEXT_DB_URL``, else ``$LABELNEXT_HOME/ledger.db``).
+Every command takes ``--db URL`` (default ``$LABELNEXT_DB_URL``, else
+``$LABELNEXT_HOME/ledger.db``).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import getpass
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from labelnext.errors import BatchConflictError, LabelnextError
+from labelnext.cli.args import add_db_argument, add_scoring_arguments, scoring_from_args
+from labelnext.cli.output import open_run
+from labelnext.errors import LabelnextError
 from labelnext.export import FORMATS, export_batch
 from labelnext.idfiles import read_id_file
 from labelnext.ledger import Ledger
+from labelnext.select import Filter, ranked
 
-__all__ = [
-    "EXIT_CONFLICT",
-    "EXIT_USAGE",
-    "add_ledger_commands",
-    "cmd_batches",
-    "cmd_export",
-    "cmd_mark",
-    "cmd_submit",
-]
-
-EXIT_USAGE = 2
-EXIT_CONFLICT = 3
-
-Command = Callable[[argparse.Namespace], int]
-
-
-def _reports_errors(name: str) -> Callable[[Command], Command]:
-    """Turn our errors into a message on stderr and an exit code (3 for a conflict)."""
-
-    def decorate(command: Command) -> Command:
-        @functools.wraps(command)
-        def run(args: argparse.Namespace) -> int:
-            try:
-                return command(args)
-            except BatchConflictError as exc:
-                print(f"labelnext {name}: conflict: {exc}", file=sys.stderr)
-                for row, batch in sorted(exc.conflicts.items()):
-                    print(f"  {row}\tbatch {batch}", file=sys.stderr)
-                return EXIT_CONFLICT
-            except LabelnextError as exc:
-                print(f"labelnext {name}: error: {exc}", file=sys.stderr)
-                return EXIT_USAGE
-
-        return run
-
-    return decorate
+__all__ = ["add_ledger_commands", "cmd_batches", "cmd_export", "cmd_mark", "cmd_submit"]
 
 
 def _user() -> str:
@@ -67,18 +31,12 @@ def _user() -> str:
         return "unknown"
 
 
-@_reports_errors("submit")
 def cmd_submit(args: argparse.Namespace) -> int:
     """Select rows of RUN and store them as a batch; print the batch id."""
-    from labelnext.readers import load_run
-    from labelnext.select import Filter, ranked
-
     ledger = Ledger(args.db)
     try:
-        run = load_run(args.run)
+        run = open_run(args.run)
         excluded = ledger.excluded_ids(args.project)
-        from labelnext.cli import scoring_from_args
-
         scoring = scoring_from_args(args)
         params: dict[str, Any] = {"run": str(args.run), **scoring.params()}
         if args.rows is not None:
@@ -125,7 +83,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
-@_reports_errors("batches")
 def cmd_batches(args: argparse.Namespace) -> int:
     """List batches, newest first."""
     with Ledger(args.db) as ledger:
@@ -154,7 +111,6 @@ def cmd_batches(args: argparse.Namespace) -> int:
     return 0
 
 
-@_reports_errors("export")
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a batch in a labeling tool's format and mark it exported."""
     with Ledger(args.db) as ledger:
@@ -163,7 +119,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-@_reports_errors("mark")
 def cmd_mark(args: argparse.Namespace) -> int:
     """Mark a batch (or some rows) labeled, or cancel it."""
     with Ledger(args.db) as ledger:
@@ -180,15 +135,6 @@ def cmd_mark(args: argparse.Namespace) -> int:
         f"batch {args.batch_id}: {changed} row(s) marked labeled; status {status}", file=sys.stderr
     )
     return 0
-
-
-def _db_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        default=None,
-        help="ledger URL (default: $LABELNEXT_DB_URL, else $LABELNEXT_HOME/ledger.db)",
-    )
 
 
 def add_ledger_commands(subparsers: Any) -> None:
@@ -214,9 +160,7 @@ def add_ledger_commands(subparsers: Any) -> None:
         "--top", type=int, metavar="K", help="the K most uncertain rows not yet queued or labeled"
     )
     how.add_argument("--rows", metavar="FILE", help="file of data_row_ids, one per line")
-    from labelnext.cli import add_strategy_args  # the same options as score / select
-
-    add_strategy_args(p)
+    add_scoring_arguments(p)  # the same options as score / select
     p.add_argument(
         "--on-conflict",
         choices=("fail", "skip"),
@@ -228,19 +172,19 @@ def add_ledger_commands(subparsers: Any) -> None:
     p.add_argument(
         "--client-token", default=None, help="idempotency key: a retry returns the same batch"
     )
-    _db_arg(p)
+    add_db_argument(p)
     p.set_defaults(func=cmd_submit)
 
     p = subparsers.add_parser("batches", help="list batches, newest first")
     p.add_argument("--project", default=None, help="only this project")
-    _db_arg(p)
+    add_db_argument(p)
     p.set_defaults(func=cmd_batches)
 
     p = subparsers.add_parser("export", help="write a batch for a labeling tool")
     p.add_argument("batch_id", metavar="BATCH_ID", type=int)
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--out", required=True, metavar="FILE")
-    _db_arg(p)
+    add_db_argument(p)
     p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("mark", help="mark a batch (or some rows) labeled, or cancel it")
@@ -249,5 +193,5 @@ def add_ledger_commands(subparsers: Any) -> None:
     status.add_argument("--labeled", action="store_true", help="the rows were labeled")
     status.add_argument("--cancelled", action="store_true", help="cancel: free the open rows")
     p.add_argument("--rows", metavar="FILE", help="with --labeled: only these data_row_ids")
-    _db_arg(p)
+    add_db_argument(p)
     p.set_defaults(func=cmd_mark)
