@@ -150,12 +150,12 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def failing_replace(a: str, b: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(thumbnails.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         thumbnail(src, home=tmp_path)
     # nothing half-written under the final name, and no temporary file left behind
     assert [p for p in (tmp_path / "thumbs").rglob("*") if p.is_file()] == []
-    monkeypatch.setattr(thumbnails.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     out = thumbnail(src, home=tmp_path)
     assert isinstance(out, Path) and out.is_file()
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".tmp-")] == []

@@ -29,15 +29,16 @@ image; the cache key then includes the boxes' fingerprint, the score threshold a
 
 from __future__ import annotations
 
-import os
 import textwrap
 import warnings
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from labelnext.config import settings
 from labelnext.diskcache import DiskCache
 from labelnext.overlay import OVERLAY_VERSION, BoxSet, draw_banner, draw_boxes
+from labelnext.paths import is_url
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -62,13 +63,11 @@ _FORMAT_VERSION = 3
 _BACKGROUND = (246, 247, 249)
 _PLACEHOLDER_BG = (233, 236, 240)
 _PLACEHOLDER_FG = (90, 96, 105)
-_DEFAULT_CACHE_MB = 512.0
 
 
 def thumbs_dir(home: Path | str | None = None) -> Path:
     """The thumbnail cache folder: ``<home>/thumbs``, home defaulting to ``$LABELNEXT_HOME``."""
-    base = Path(home) if home is not None else Path(os.environ.get("LABELNEXT_HOME", ".labelnext"))
-    return base / "thumbs"
+    return Path(home) / "thumbs" if home is not None else settings().thumbs_dir
 
 
 def thumb_cache(home: Path | str | None = None) -> DiskCache:
@@ -77,18 +76,8 @@ def thumb_cache(home: Path | str | None = None) -> DiskCache:
     The bound is in megabytes (default 512; fractions allowed); a value that is not a positive
     number falls back to the default.
     """
-    try:
-        megabytes = float(os.environ.get("LABELNEXT_THUMB_CACHE_MB", _DEFAULT_CACHE_MB))
-    except ValueError:
-        megabytes = _DEFAULT_CACHE_MB
-    if not megabytes > 0:  # also catches NaN
-        megabytes = _DEFAULT_CACHE_MB
+    megabytes = settings().thumb_cache_mb
     return DiskCache(thumbs_dir(home), max_bytes=max(1, int(megabytes * 1024 * 1024)))
-
-
-def is_url(location: object) -> bool:
-    """Whether ``location`` is an ``http(s)`` URL (which the server does not fetch)."""
-    return isinstance(location, str) and location.lower().startswith(("http://", "https://"))
 
 
 def thumbnail(
