@@ -17,17 +17,17 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from labelnext.errors import LabelnextError  # noqa: E402
-from labelnext_app import state, ui  # noqa: E402
+from labelnext_app import catalogue, review, runs, session, ui  # noqa: E402
 
 st.set_page_config(page_title="labelnext", page_icon=":material/label:", layout="wide")
 
-state.init_state()
-state.keep_widget_state()
+session.init_state(catalogue.default_run_key())
+review.keep_widget_state()
 
 # A deep link (?run=..&row=..) opens that run.
 linked_run = st.query_params.get("run")
-if linked_run and linked_run != st.session_state.get(state.RUN_KEY):
-    state.set_run(linked_run)
+if linked_run and linked_run != st.session_state.get(session.RUN_KEY):
+    runs.set_run(linked_run)
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -39,11 +39,11 @@ page = st.navigation(pages)
 ui.page_style()
 
 run = None
-key = st.session_state.get(state.RUN_KEY)
+key = st.session_state.get(session.RUN_KEY)
 if key:
     try:
-        with st.spinner(f"Loading {state.run_label(key)}…"):
-            run = state.open_run(key)
+        with st.spinner(f"Loading {runs.run_label(key)}…"):
+            run = runs.open_run(key)
     except LabelnextError as exc:
         st.session_state["run_error"] = str(exc)
     else:

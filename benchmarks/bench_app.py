@@ -378,11 +378,11 @@ def bench_apptest(run_dir: Path, run: ModelRun, repeats: int, work: Path) -> lis
 
 def warm_thumbnails(run: ModelRun) -> None:
     """Make the thumbnail of every distinct image (the synthetic run reuses a pool of 500)."""
-    from labelnext_app import state
+    from labelnext_app import review
 
     _, first_rows = np.unique(np.asarray(run.images, dtype=str), return_index=True)
     for row in first_rows:
-        state.thumb_for(run, int(row))
+        review.thumb_for(run, int(row))
 
 
 def _repeat(fn: Callable[[], float], repeats: int) -> list[float]:

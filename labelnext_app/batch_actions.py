@@ -1,19 +1,165 @@
-"""The Batch page's status actions: what the labeling team reports back.
+"""The Batch page's actions: submit the selection, and what the labeling team reports back.
 
 Callbacks live here rather than in pages/batch.py so that the widget state Streamlit keeps does
-not hold a page run's namespace (see labelnext_app.review_actions).
+not hold a page run's namespace (see labelnext_app.review_actions), and so the page only draws.
 """
 
 from __future__ import annotations
 
+import functools
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
 import streamlit as st
 
-from labelnext.errors import LabelnextError
+from labelnext import export
+from labelnext import view as views
+from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.idfiles import parse_id_lines
-from labelnext_app import cache
+from labelnext.runs import ModelRun
+from labelnext.scoring import Scoring
 
-RESULT = "batch_status_result"
+from . import cache, runs, scoring_state, session
+
+if TYPE_CHECKING:
+    from labelnext.ledger import Ledger
+
+__all__ = [
+    "CONFLICT",
+    "NEW_PROJECT",
+    "RESULT",
+    "ROWS",
+    "STATUS_RESULT",
+    "cancel",
+    "client_token",
+    "destination_project",
+    "export_maker",
+    "mark_labeled",
+    "strategy_params",
+    "submit",
+    "suggested_name",
+]
+
+NEW_PROJECT = "New project…"
+RESULT = "batch_result"
+CONFLICT = "batch_conflict"
+STATUS_RESULT = "batch_status_result"
 ROWS = "batch_mark_rows"
+
+
+def client_token() -> str:
+    """One idempotency token per form render: a double click stores one batch."""
+    token: str = st.session_state.setdefault("batch_client_token", uuid.uuid4().hex)
+    return token
+
+
+def strategy_params(run: ModelRun, scoring: Scoring, run_key: str) -> dict[str, Any]:
+    """What a batch records about how its rows were chosen (JSON-ready)."""
+    return {
+        **scoring.params(),
+        "description": scoring.describe(run.task),
+        "task": run.task,
+        "selected_in": "dashboard",
+        "run_key": run_key,
+    }
+
+
+def suggested_name(run: ModelRun, scoring: Scoring, n_batches: int) -> str:
+    """``<run>-<strategy>-<date>-b<n>``: n counts the ledger's batches, so names do not repeat."""
+    return f"{run.name}-{scoring.strategy}-{date.today().isoformat()}-b{n_batches + 1}"
+
+
+def destination_project() -> str:
+    """The project the form names: an existing one, or the typed name of a new one."""
+    ss = st.session_state
+    if ss.get("batch_project") == NEW_PROJECT:
+        return str(ss.get("batch_new_project", "")).strip()
+    return str(ss.get("batch_project") or "")
+
+
+def _problems(run: ModelRun | None, run_key: str, user: str, project: str) -> list[str]:
+    ss = st.session_state
+    problems = []
+    if run is None or ss.get(session.RUN_KEY) != run_key:
+        problems.append("the run changed since the form was drawn; check the selection again")
+    if not session.selection():
+        problems.append("nothing is selected")
+    if not user:
+        problems.append("enter your name in the sidebar (it is recorded on the batch)")
+    if not project:
+        problems.append("choose a project or type the name of a new one")
+    if not str(ss.get("batch_name", "")).strip():
+        problems.append("give the batch a name")
+    return problems
+
+
+def submit(run_key: str, scoring: Scoring) -> None:
+    """Form callback: store the selection as a batch (runs before the page is drawn again)."""
+    ss = st.session_state
+    if not session.selection() and ss.get(RESULT, ("",))[0] == "success":
+        return  # the second click of a double click: the batch is stored, keep saying so
+    ss.pop(RESULT, None)
+    ss.pop(CONFLICT, None)
+    run = runs.current_run()
+    user = str(ss.get(session.USER) or "").strip()
+    project = destination_project()
+    problems = _problems(run, run_key, user, project)
+    if problems or run is None:
+        ss[RESULT] = ("error", "Not submitted: " + "; ".join(problems) + ".")
+        return
+    rows = views.selection_frame(
+        run,
+        scoring_state.run_scores(run, scoring),
+        session.selection(),
+        full_order=scoring_state.run_order(run, scoring),
+    )
+    ledger = cache.ledger()
+    try:
+        result = ledger.submit(
+            project=project,
+            name=str(ss["batch_name"]).strip(),
+            rows=rows,
+            priority=int(ss.get("batch_priority", 3)),
+            note=str(ss.get("batch_note", "")),
+            created_by=user,
+            strategy=scoring.strategy,
+            strategy_params=strategy_params(run, scoring, run_key),
+            run_id=ledger.register_run(run),
+            client_token=client_token(),
+            on_conflict="skip" if ss.get("batch_on_conflict", "").startswith("Leave") else "fail",
+        )
+    except BatchConflictError as exc:
+        ss[CONFLICT] = exc
+        cache.forget_excluded_ids()  # the conflict means the cached exclusions were stale
+        return
+    except LabelnextError as exc:
+        ss[RESULT] = ("error", str(exc))
+        return
+    cache.forget_excluded_ids()
+    text = f"Batch #{result.batch_id} stored in project “{project}” with {result.n_rows:,} rows."
+    if result.skipped:
+        text += f" Left out {len(result.skipped):,} row(s) already in an open batch."
+    if not result.created:
+        text += " (It had already been submitted; nothing new was stored.)"
+    ss[RESULT] = ("success", text)
+    ss["batch_last_id"] = result.batch_id
+    ss["batch_export_pick"] = result.batch_id  # the download section shows the new batch
+    session.clear_selection()
+    session.set_project(project)  # Review now hides this project's queue
+    ss["batch_client_token"] = uuid.uuid4().hex
+    ss.pop("batch_name", None)  # a fresh suggestion for the next batch
+    ss["batch_project"] = project  # it exists now: offer it first next time
+    ss["batch_new_project"] = ""
+
+
+def export_maker(ledger: Ledger, batch_id: int, fmt: str) -> Callable[[], bytes]:
+    """What a download button calls when clicked: the batch's file, made then, not on drawing.
+
+    The click's own callback marks the batch exported, so merely drawing the history does not.
+    """
+    return functools.partial(export.export_batch, ledger, batch_id, fmt, mark_exported=False)
 
 
 def mark_labeled(batch_id: int) -> None:
@@ -22,12 +168,12 @@ def mark_labeled(batch_id: int) -> None:
     try:
         n = cache.ledger().mark_labeled(batch_id, rows)
     except LabelnextError as exc:
-        st.session_state[RESULT] = ("error", str(exc))
+        st.session_state[STATUS_RESULT] = ("error", str(exc))
         return
     cache.forget_excluded_ids()
     st.session_state[ROWS] = ""
     which = f"{len(rows):,} listed row(s)" if rows else "every open row"
-    st.session_state[RESULT] = (
+    st.session_state[STATUS_RESULT] = (
         "success",
         f"Batch #{batch_id}: {n:,} row(s) marked labeled ({which}). Labeled rows stay out of "
         "this project's later queues.",
@@ -39,10 +185,10 @@ def cancel(batch_id: int) -> None:
     try:
         n = cache.ledger().cancel(batch_id)
     except LabelnextError as exc:
-        st.session_state[RESULT] = ("error", str(exc))
+        st.session_state[STATUS_RESULT] = ("error", str(exc))
         return
     cache.forget_excluded_ids()
-    st.session_state[RESULT] = (
+    st.session_state[STATUS_RESULT] = (
         "success",
         f"Batch #{batch_id} cancelled: {n:,} row(s) are free for later batches.",
     )

@@ -8,25 +8,26 @@ Arrays handed out are made read-only so that no page can change a shared cached 
 
 Keys are explicit and cheap: a run is keyed by where it comes from plus the file's
 ``mtime_ns``/size stamp (so an edited file is loaded again), scores by the run's content hash and
-the scoring's parameters as stable JSON text (``state.scoring_key``: strategy, aggregation,
-top-k, classes, no-box score). Arguments whose names start with ``_`` are not hashed by
-Streamlit.
+the scoring's parameters as stable JSON text (``labelnext_app.scoring_state.scoring_key``:
+strategy, aggregation, top-k, classes, no-box score). Arguments whose names start with ``_``
+are not hashed by Streamlit.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 from numpy.typing import NDArray
 
-from labelnext import scoring as uncertainty
-from labelnext import select
+from labelnext import scoring, select
+from labelnext.config import settings
 from labelnext.readers import load_run
 from labelnext.runs import ModelRun
+
+if TYPE_CHECKING:
+    from labelnext.ledger import Ledger
 
 # A few runs at most stay in memory per server process; each can be large.
 _MAX_RUNS = 4
@@ -47,20 +48,20 @@ def run_from_upload(digest: str, filename: str, _data: bytes) -> ModelRun:
 
 @st.cache_resource(max_entries=8 * _MAX_RUNS, show_spinner=False)
 def scores(
-    run_hash: str, scoring_key: str, _run: ModelRun, _scoring: uncertainty.Scoring
+    run_hash: str, scoring_key: str, _run: ModelRun, _scoring: scoring.Scoring
 ) -> NDArray[np.float64]:
     """Uncertainty of every row (higher = more uncertain = label first), read-only.
 
     ``scoring_key`` is ``_scoring``'s parameters as stable text; it, not the object, is hashed.
     """
-    out = np.array(uncertainty.run_scores(_run, _scoring), dtype=np.float64)
+    out = np.array(scoring.run_scores(_run, _scoring), dtype=np.float64)
     out.flags.writeable = False
     return out
 
 
 @st.cache_resource(max_entries=8 * _MAX_RUNS, show_spinner=False)
 def full_order(
-    run_hash: str, scoring_key: str, _run: ModelRun, _scoring: uncertainty.Scoring
+    run_hash: str, scoring_key: str, _run: ModelRun, _scoring: scoring.Scoring
 ) -> NDArray[np.int64]:
     """Every row, most uncertain first, ties by ``data_row_id``; read-only."""
     out = np.array(
@@ -72,20 +73,25 @@ def full_order(
 
 
 @st.cache_resource(show_spinner=False)
-def _ledger(db_url: str | None, home: str) -> Any:
+def _ledger(db_url: str | None, home: str) -> Ledger:
     from labelnext.ledger import Ledger  # imported late: the ledger pulls in SQLAlchemy/alembic
 
     return Ledger(url=db_url)
 
 
-def ledger() -> Any:
-    """The ledger for the current environment (one per database URL / data directory).
+def _ledger_key() -> tuple[str | None, str]:
+    """Which ledger the environment names: its URL and the resolved data folder.
 
-    Keyed by ``LABELNEXT_DB_URL`` and the resolved ``LABELNEXT_HOME`` so that a test pointing the
-    environment at a temporary folder gets its own ledger, not a cached one from before.
+    Both key the cache, so a test pointing the environment at a temporary folder gets its own
+    ledger, not a cached one from before.
     """
-    home = str(Path(os.environ.get("LABELNEXT_HOME", ".labelnext")).resolve())
-    return _ledger(os.environ.get("LABELNEXT_DB_URL") or None, home)
+    config = settings()
+    return config.db_url, str(config.home.resolve())
+
+
+def ledger() -> Ledger:
+    """The ledger for the current environment (one per database URL / data directory)."""
+    return _ledger(*_ledger_key())
 
 
 # Rows queued or labeled change when anyone submits; ten seconds of staleness spares every rerun
@@ -95,19 +101,30 @@ EXCLUDED_TTL_S = 10
 
 
 @st.cache_resource(ttl=EXCLUDED_TTL_S, show_spinner=False)
-def _excluded_ids(db_url: str | None, home: str) -> frozenset[str]:
-    return frozenset(_ledger(db_url, home).excluded_ids())
+def _excluded_ids(db_url: str | None, home: str, project: str) -> frozenset[str]:
+    return frozenset(_ledger(db_url, home).excluded_ids(project))
 
 
-def excluded_ids() -> frozenset[str]:
-    """Rows already in an open batch or labeled, in any project (cached for a few seconds)."""
-    home = str(Path(os.environ.get("LABELNEXT_HOME", ".labelnext")).resolve())
-    return _excluded_ids(os.environ.get("LABELNEXT_DB_URL") or None, home)
+def excluded_ids(project: str) -> frozenset[str]:
+    """Rows in an open batch of ``project`` or labeled in it (cached for a few seconds)."""
+    return _excluded_ids(*_ledger_key(), project)
+
+
+@st.cache_resource(ttl=EXCLUDED_TTL_S, show_spinner=False)
+def _projects(db_url: str | None, home: str) -> tuple[list[str], str | None]:
+    opened = _ledger(db_url, home)
+    return opened.projects(), opened.last_project()
+
+
+def projects() -> tuple[list[str], str | None]:
+    """Every project's name, and the project of the newest batch (cached for a few seconds)."""
+    return _projects(*_ledger_key())
 
 
 def forget_excluded_ids() -> None:
     """Called after this session submits, marks or cancels a batch."""
     _excluded_ids.clear()
+    _projects.clear()
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -121,6 +138,14 @@ def metadata_choices(run_hash: str, column: str, _run: ModelRun) -> list[Any]:
 
 def clear_all() -> None:
     """Forget every cached run, score array and ledger (used by tests)."""
-    for fn in (run_from_path, run_from_upload, scores, full_order, _ledger, _excluded_ids):
+    for fn in (
+        run_from_path,
+        run_from_upload,
+        scores,
+        full_order,
+        _ledger,
+        _excluded_ids,
+        _projects,
+    ):
         fn.clear()
     metadata_choices.clear()

@@ -83,8 +83,9 @@ def class_distribution(
     classes: Sequence[str], pool_labels: np.ndarray, selected_labels: np.ndarray
 ) -> go.Figure:
     """Predicted-class shares of the selection next to the pool's."""
-    pool = pd.Series(pool_labels).value_counts(normalize=True).reindex(classes, fill_value=0)
-    sel = pd.Series(selected_labels).value_counts(normalize=True).reindex(classes, fill_value=0)
+    names = list(classes)
+    pool = pd.Series(pool_labels).value_counts(normalize=True).reindex(names, fill_value=0)
+    sel = pd.Series(selected_labels).value_counts(normalize=True).reindex(names, fill_value=0)
     fig = go.Figure(
         [
             go.Bar(x=list(classes), y=100 * pool.to_numpy(), name="pool", marker_color=POOL_COLOR),

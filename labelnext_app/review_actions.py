@@ -12,9 +12,22 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from numpy.typing import NDArray
 
 from labelnext import view as views
-from labelnext_app import state
+
+from . import review, runs, scoring_state, session
+
+__all__ = [
+    "choose_project",
+    "first_page",
+    "invert_page",
+    "pick",
+    "select_page",
+    "select_range",
+    "select_top",
+    "step_page",
+]
 
 
 def first_page() -> None:
@@ -26,8 +39,14 @@ def step_page(delta: int, n_pages: int) -> None:
     st.session_state["review_page"] = views.clamp_page(current + delta, n_pages)
 
 
+def choose_project() -> None:
+    """The project picker changed: its queue is what Review now hides."""
+    session.set_project(st.session_state.get("review_project"))
+    first_page()
+
+
 def pick(data_row_id: str) -> None:
-    chosen = state.selection()
+    chosen = session.selection()
     if st.session_state.get(f"review_pick_{data_row_id}"):
         chosen.add(data_row_id)
     else:
@@ -35,29 +54,29 @@ def pick(data_row_id: str) -> None:
 
 
 def select_page(page_ids: list[str]) -> None:
-    state.set_selection(views.select_page(state.selection(), page_ids))
+    session.set_selection(views.select_page(session.selection(), page_ids))
 
 
 def invert_page(page_ids: list[str]) -> None:
-    state.set_selection(views.invert_page(state.selection(), page_ids))
+    session.set_selection(views.invert_page(session.selection(), page_ids))
 
 
-def _current_view() -> tuple[views.View, np.ndarray] | None:
+def _current_view() -> tuple[views.View, NDArray[np.float64]] | None:
     """The view the Review widgets describe, from the cached scores and order."""
-    run = state.current_run()
+    run = runs.current_run()
     if run is None:
         return None
-    scoring = state.current_scoring(run)
-    scores = state.run_scores(run, scoring)
-    order = state.run_order(run, scoring)
-    return views.build_view(run, scores, state.review_filter(run), full_order=order), scores
+    scoring = scoring_state.current_scoring(run)
+    scores = scoring_state.run_scores(run, scoring)
+    order = scoring_state.run_order(run, scoring)
+    return views.build_view(run, scores, review.review_filter(run), full_order=order), scores
 
 
 def select_top() -> None:
     current = _current_view()
     if current is not None:
         n = int(st.session_state["review_topn"])
-        state.set_selection(views.select_top_n(state.selection(), current[0], n))
+        session.set_selection(views.select_top_n(session.selection(), current[0], n))
 
 
 def select_range() -> None:
@@ -65,6 +84,6 @@ def select_range() -> None:
     if current is not None:
         view, scores = current
         low, high = st.session_state["review_range"]
-        state.set_selection(
-            views.select_confidence_range(state.selection(), view, 1.0 - scores, low, high)
+        session.set_selection(
+            views.select_confidence_range(session.selection(), view, 1.0 - scores, low, high)
         )

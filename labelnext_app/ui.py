@@ -12,7 +12,7 @@ import streamlit as st
 from labelnext.errors import LabelnextError, RunValidationError
 from labelnext.runs import ModelRun
 
-from . import state
+from . import runs, scoring_state, session
 
 STRATEGY_LABELS = {
     "least_confidence": "Least confidence",
@@ -121,16 +121,16 @@ def show_error(exc: LabelnextError, *, prefix: str = "") -> None:
 
 def _set_scoring(field: str, widget: str, convert: Callable[[Any], Any]) -> None:
     """Widget callback: change one option of the shared Scoring."""
-    current = state.as_scoring(st.session_state.get(state.SCORING))
+    current = scoring_state.as_scoring(st.session_state.get(session.SCORING))
     value = convert(st.session_state[widget])
-    state.set_scoring(dataclasses.replace(current, **{field: value}))
+    scoring_state.set_scoring(dataclasses.replace(current, **{field: value}))
 
 
 def scoring_sidebar(run: ModelRun | None) -> None:
     """The scoring options the open run can use, all feeding one shared Scoring."""
     ss = st.session_state
-    scoring = state.current_scoring(run)
-    allowed = state.strategies_for(run)
+    scoring = scoring_state.current_scoring(run)
+    allowed = scoring_state.strategies_for(run)
     ss["sidebar_strategy"] = scoring.strategy
     st.selectbox(
         "Strategy",
@@ -146,7 +146,7 @@ def scoring_sidebar(run: ModelRun | None) -> None:
     )
     if run is None or run.task == "classification":
         return
-    aggregations = state.aggregations_for(run)
+    aggregations = scoring_state.aggregations_for(run)
     ss["sidebar_aggregation"] = scoring.aggregation
     st.selectbox(
         "Combine classes by" if run.task == "multilabel" else "Combine boxes by",
@@ -196,7 +196,7 @@ def scoring_sidebar(run: ModelRun | None) -> None:
 
 
 def _sync_user() -> None:
-    st.session_state[state.USER] = st.session_state["sidebar_user"].strip()
+    st.session_state[session.USER] = st.session_state["sidebar_user"].strip()
 
 
 def sidebar(run: ModelRun | None) -> None:
@@ -206,7 +206,7 @@ def sidebar(run: ModelRun | None) -> None:
         st.markdown("### labelnext")
         if run is None:
             if ss.get("run_error"):
-                st.error(f"Could not open {state.run_label(ss.get(state.RUN_KEY))}.")
+                st.error(f"Could not open {runs.run_label(ss.get(session.RUN_KEY))}.")
             st.caption("No run open — choose one on Home.")
         else:
             st.markdown(f"**Run** · {run.name}")
@@ -218,22 +218,22 @@ def sidebar(run: ModelRun | None) -> None:
                 f"{len(run.classes)} classes"
             )
         scoring_sidebar(run)
-        count = len(state.selection())
+        count = len(session.selection())
         left, right = st.columns([3, 2], vertical_alignment="bottom")
         left.metric("Selected", f"{count:,}")
         right.button(
             "Clear",
             key="sidebar_clear",
-            on_click=state.clear_selection,
+            on_click=session.clear_selection,
             disabled=count == 0,
             width="stretch",
         )
-        user = state.signed_in_user()
+        user = session.signed_in_user()
         if user:
-            ss[state.USER] = user
+            ss[session.USER] = user
             st.caption(f"Signed in as **{user}**")
         else:
-            ss["sidebar_user"] = ss.get(state.USER, "")
+            ss["sidebar_user"] = ss.get(session.USER, "")
             st.text_input(
                 "Your name",
                 key="sidebar_user",

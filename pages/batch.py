@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import date
-from typing import Any
-
 import numpy as np
 import streamlit as st
 
 from labelnext import export
-from labelnext import view as views
 from labelnext.errors import BatchConflictError, LabelnextError
-from labelnext.runs import ModelRun
-from labelnext.scoring import Scoring
-from labelnext_app import batch_actions, cache, charts, state, ui
+from labelnext.ledger import HISTORY_COLUMNS
+from labelnext_app import batch_actions, cache, charts, review, runs, scoring_state, session, ui
 
 ui.ensure_entry_point()
 
-NEW_PROJECT = "New project…"
+NEW_PROJECT = batch_actions.NEW_PROJECT
 EXPORT_FORMATS = {
     "csv": "CSV",
     "parquet": "Parquet",
@@ -28,116 +22,25 @@ EXPORT_FORMATS = {
 }
 ss = st.session_state
 
-
-def _token() -> str:
-    """One idempotency token per form render: a double click stores one batch."""
-    return ss.setdefault("batch_client_token", uuid.uuid4().hex)
-
-
-def strategy_params(run: ModelRun, scoring: Scoring, run_key: str) -> dict[str, Any]:
-    """What a batch records about how its rows were chosen (JSON-ready)."""
-    return {
-        **scoring.params(),
-        "description": scoring.describe(run.task),
-        "task": run.task,
-        "selected_in": "dashboard",
-        "run_key": run_key,
-    }
-
-
-def suggested_name(run: ModelRun, scoring: Scoring, n_batches: int) -> str:
-    """``<run>-<strategy>-<date>-b<n>``: n counts the ledger's batches, so names do not repeat."""
-    return f"{run.name}-{scoring.strategy}-{date.today().isoformat()}-b{n_batches + 1}"
-
-
-def _submit(run_key: str, scoring: Scoring) -> None:
-    """Form callback: store the selection as a batch (runs before the page is drawn again)."""
-    if not state.selection() and ss.get("batch_result", ("",))[0] == "success":
-        return  # the second click of a double click: the batch is stored, keep saying so
-    ss.pop("batch_result", None)
-    ss.pop("batch_conflict", None)
-    run = state.current_run()
-    chosen = state.selection()
-    user = (ss.get(state.USER) or "").strip()
-    project = (
-        ss.get("batch_new_project", "").strip()
-        if ss.get("batch_project") == NEW_PROJECT
-        else ss.get("batch_project") or ""
-    )
-    problems = []
-    if run is None or ss.get(state.RUN_KEY) != run_key:
-        problems.append("the run changed since the form was drawn; check the selection again")
-    if not chosen:
-        problems.append("nothing is selected")
-    if not user:
-        problems.append("enter your name in the sidebar (it is recorded on the batch)")
-    if not project:
-        problems.append("choose a project or type the name of a new one")
-    if not ss.get("batch_name", "").strip():
-        problems.append("give the batch a name")
-    if problems or run is None:
-        ss["batch_result"] = ("error", "Not submitted: " + "; ".join(problems) + ".")
-        return
-    rows = views.selection_frame(
-        run, state.run_scores(run, scoring), chosen, full_order=state.run_order(run, scoring)
-    )
-    ledger = cache.ledger()
-    try:
-        result = ledger.submit(
-            project=project,
-            name=ss["batch_name"].strip(),
-            rows=rows,
-            priority=int(ss.get("batch_priority", 3)),
-            note=ss.get("batch_note", ""),
-            created_by=user,
-            strategy=scoring.strategy,
-            strategy_params=strategy_params(run, scoring, run_key),
-            run_id=ledger.register_run(run),
-            client_token=_token(),
-            on_conflict="skip" if ss.get("batch_on_conflict", "").startswith("Leave") else "fail",
-        )
-    except BatchConflictError as exc:
-        ss["batch_conflict"] = exc
-        cache.forget_excluded_ids()  # the conflict means the cached exclusions were stale
-        return
-    except LabelnextError as exc:
-        ss["batch_result"] = ("error", str(exc))
-        return
-    cache.forget_excluded_ids()
-    text = f"Batch #{result.batch_id} stored in project “{project}” with {result.n_rows:,} rows."
-    if result.skipped:
-        text += f" Left out {len(result.skipped):,} row(s) already in an open batch."
-    if not result.created:
-        text += " (It had already been submitted; nothing new was stored.)"
-    ss["batch_result"] = ("success", text)
-    ss["batch_last_id"] = result.batch_id
-    ss["batch_export_pick"] = result.batch_id  # the download section shows the new batch
-    state.clear_selection()
-    ss["batch_client_token"] = uuid.uuid4().hex
-    ss.pop("batch_name", None)  # a fresh suggestion for the next batch
-    ss["batch_project"] = project  # it exists now: offer it first next time
-    ss["batch_new_project"] = ""
-
-
-run = state.current_run()
+run = runs.current_run()
 st.title("Batch")
 if run is None:
     st.info("No model run is open. Choose one on Home.")
     st.stop()
 
-scoring = state.current_scoring(run)
-scores = state.run_scores(run, scoring)
+scoring = scoring_state.current_scoring(run)
+scores = scoring_state.run_scores(run, scoring)
 confidence = 1.0 - scores
-chosen = state.selection()
+chosen = session.selection()
 in_run = np.isin(run.ids, list(chosen)) if chosen else np.zeros(run.n_rows, dtype=bool)
-excluded = state.excluded_ids()
+excluded = review.excluded_ids()
 pool = ~np.isin(run.ids, list(excluded)) if excluded else np.ones(run.n_rows, dtype=bool)
 
-result = ss.get("batch_result")
+result = ss.get(batch_actions.RESULT)
 if result is not None:
     kind, text = result
     (st.success if kind == "success" else st.error)(text)
-conflict = ss.get("batch_conflict")
+conflict = ss.get(batch_actions.CONFLICT)
 if isinstance(conflict, BatchConflictError):
     st.error(str(conflict), icon=":material/block:")
     conflicts = [
@@ -187,15 +90,21 @@ except LabelnextError as exc:
     ui.show_error(exc, prefix="Ledger unavailable: ")
     projects = []
 
-run_key = ss.get(state.RUN_KEY) or ""
-ss.setdefault("batch_name", suggested_name(run, scoring, 0 if history is None else len(history)))
-_token()
+run_key = str(ss.get(session.RUN_KEY) or "")
+ss.setdefault(
+    "batch_name",
+    batch_actions.suggested_name(run, scoring, 0 if history is None else len(history)),
+)
+batch_actions.client_token()
 ss.setdefault("batch_priority", 3)
 if ss.get("batch_project") not in [*projects, NEW_PROJECT]:
-    ss["batch_project"] = projects[0] if projects else NEW_PROJECT
+    queued_for = review.queue_project()
+    ss["batch_project"] = queued_for if queued_for in projects else NEW_PROJECT
 with st.form("batch_form", border=True):
     st.subheader("Submit as a labeling batch")
-    st.caption(f"Rows were ranked by {state.describe_scoring(run, scoring)}; the batch records it.")
+    st.caption(
+        f"Rows were ranked by {scoring_state.describe_scoring(run, scoring)}; the batch records it."
+    )
     f1, f2 = st.columns(2)
     f1.text_input("Batch name", key="batch_name")
     f2.selectbox("Destination project", options=[*projects, NEW_PROJECT], key="batch_project")
@@ -215,7 +124,7 @@ with st.form("batch_form", border=True):
     st.form_submit_button(
         f"Submit {int(in_run.sum()):,} rows",
         type="primary",
-        on_click=_submit,
+        on_click=batch_actions.submit,
         args=(run_key, scoring),
         disabled=not in_run.any() or ledger is None,
         key="batch_submit",
@@ -228,22 +137,7 @@ if ledger is None or history is None:
 if history.empty:
     st.caption("No batches yet.")
     st.stop()
-shown = history[
-    [
-        "batch_id",
-        "name",
-        "project",
-        "priority",
-        "status",
-        "n_rows",
-        "n_labeled",
-        "created_by",
-        "created_at",
-        "strategy",
-        "run_name",
-        "note",
-    ]
-]
+shown = history[list(HISTORY_COLUMNS)]
 ids = history["batch_id"].astype(int).tolist()
 names = dict(zip(ids, history["name"], strict=True))
 if ss.get("batch_export_pick") not in ids:
@@ -293,9 +187,7 @@ with st.container(border=True, key="batch_downloads"):
         # batch exported, so drawing the history does not.
         buttons.download_button(
             f"{label} · #{pick}",
-            data=lambda fmt=fmt, batch=pick: export.export_batch(
-                ledger, batch, fmt, mark_exported=False
-            ),
+            data=batch_actions.export_maker(ledger, pick, fmt),
             file_name=export.file_name(info, fmt),
             mime=export.media_type(fmt),
             key=f"batch_download_{fmt}",
@@ -334,7 +226,7 @@ with st.container(border=True, key="batch_status"):
         icon=":material/cancel:",
         help="Frees the batch's open rows so they can be queued again.",
     )
-    outcome = ss.pop(batch_actions.RESULT, None)
+    outcome = ss.pop(batch_actions.STATUS_RESULT, None)
     if outcome is not None:
         kind, text = outcome
         (st.success if kind == "success" else st.error)(text)

@@ -16,7 +16,8 @@ import streamlit as st
 from labelnext import thumbnails
 from labelnext import view as views
 from labelnext.errors import LabelnextError
-from labelnext_app import charts, state, ui
+from labelnext_app import charts, review, runs, scoring_state, session, ui
+from labelnext_app import detail_actions as actions
 
 ui.ensure_entry_point()
 
@@ -26,11 +27,6 @@ ss = st.session_state
 DEFAULT_BOX_THRESHOLD = 0.0
 
 
-def _go(data_row_id: str) -> None:
-    st.query_params["run"] = ss.get(state.RUN_KEY, "")
-    st.query_params["row"] = data_row_id
-
-
 def _show(value: object) -> str:
     """A metadata value as people read it: floats to 4 significant digits."""
     if isinstance(value, float | np.floating):
@@ -38,20 +34,16 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _toggle(data_row_id: str) -> None:
-    state.set_selection(views.toggle(state.selection(), data_row_id))
-
-
-run = state.current_run()
+run = runs.current_run()
 if run is None:
     st.info("No model run is open. Choose one on Home.")
     st.stop()
 
-scoring = state.current_scoring(run)
-scores = state.run_scores(run, scoring)
+scoring = scoring_state.current_scoring(run)
+scores = scoring_state.run_scores(run, scoring)
 try:
     view = views.build_view(
-        run, scores, state.review_filter(run), full_order=state.run_order(run, scoring)
+        run, scores, review.review_filter(run), full_order=scoring_state.run_order(run, scoring)
     )
 except LabelnextError as exc:
     ui.show_error(exc)
@@ -70,25 +62,20 @@ except LabelnextError as exc:
     st.stop()
 ss["detail_last_row"] = row_id
 if st.query_params.get("row") != row_id:
-    _go(row_id)
+    actions.go(row_id)
 
 label = str(run.predicted_labels[row])
 conf = float(1.0 - scores[row])
 position = view.row_position(row)
-prev_id = str(run.ids[view.order[position - 1]]) if position else None
-next_id = (
-    str(run.ids[view.order[position + 1]])
-    if position is not None and position + 1 < len(view)
-    else None
-)
-selected = row_id in state.selection()
+prev_id, next_id = view.neighbours(row_id)
+selected = row_id in session.selection()
 
 top = st.columns([6, 1.3, 1.3, 1.6, 1.6], vertical_alignment="center")
 top[0].title(f"Row {row_id}")
 top[1].button(
     "← Previous",
     key="detail_prev",
-    on_click=_go,
+    on_click=actions.go,
     args=(prev_id,),
     disabled=prev_id is None,
     width="stretch",
@@ -96,7 +83,7 @@ top[1].button(
 top[2].button(
     "Next →",
     key="detail_next",
-    on_click=_go,
+    on_click=actions.go,
     args=(next_id,),
     disabled=next_id is None,
     width="stretch",
@@ -104,15 +91,14 @@ top[2].button(
 top[3].button(
     "Unselect" if selected else "Select",
     key="detail_select",
-    on_click=_toggle,
+    on_click=actions.toggle,
     args=(row_id,),
     type="secondary" if selected else "primary",
     width="stretch",
     icon=":material/check_box:" if selected else ":material/check_box_outline_blank:",
 )
 if top[4].button("Back to grid", key="detail_back", width="stretch", icon=":material/grid_view:"):
-    if position is not None:
-        ss["review_page"] = position // int(ss.get("review_page_size", views.PAGE_SIZES[0])) + 1
+    actions.return_page(view, row_id)
     st.switch_page("pages/review.py")
 
 where = (
@@ -122,7 +108,7 @@ where = (
 )
 st.caption(f"{run.name} · {where} · {'selected' if selected else 'not selected'}")
 
-boxes = state.boxes_of(run, row)
+boxes = review.boxes_of(run, row)
 ss.setdefault("detail_box_threshold", DEFAULT_BOX_THRESHOLD)
 left, right = st.columns([5, 5] if boxes is not None else [5, 4], gap="large")
 with left:
@@ -199,7 +185,7 @@ with right:
             },
         )
         st.caption(
-            f"Image score = {state.describe_scoring(run, scoring)} = {scores[row]:.3f} "
+            f"Image score = {scoring_state.describe_scoring(run, scoring)} = {scores[row]:.3f} "
             "(x, y = top-left corner, in image pixels)."
         )
     elif run.task == "multilabel" and run.probabilities is not None:
@@ -242,7 +228,7 @@ with right:
                 "score": round(v, 4),
                 "in use": "✓" if s == scoring.strategy else "",
             }
-            for s, v in state.row_scores(run, row, scoring).items()
+            for s, v in scoring_state.row_scores(run, row, scoring).items()
         ]
     )
     st.dataframe(table, hide_index=True, key="detail_scores", width="stretch")

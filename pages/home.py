@@ -2,74 +2,22 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import streamlit as st
 
+from labelnext.config import settings
 from labelnext.errors import LabelnextError
-from labelnext.paths import allowed_roots as allowed_roots_from_env
-from labelnext_app import charts, state, ui
+from labelnext.paths import allowed_roots
+from labelnext_app import catalogue, charts, home_actions, review, runs, scoring_state, session, ui
 
 ui.ensure_entry_point()
 
-
-def _max_upload_mb() -> int:
-    """LABELNEXT_MAX_UPLOAD_MB, default 200 (also the default when the value is not a number)."""
-    try:
-        return max(0, int(os.environ.get("LABELNEXT_MAX_UPLOAD_MB", "200")))
-    except ValueError:
-        return 200
-
-
-MAX_UPLOAD_MB = _max_upload_mb()
+MAX_UPLOAD_MB = settings().max_upload_mb
 TASK_LABELS = {
     "classification": "classification",
     "multilabel": "multi-label",
     "detection": "detection",
 }
-
-
-def _choose_sample() -> None:
-    state.set_run(st.session_state["home_sample"])
-
-
-def load_pending_upload() -> None:
-    """Validate and open the upload waiting in ``home_pending_upload`` (name, bytes), if any."""
-    pending = st.session_state.pop("home_pending_upload", None)
-    if pending is None:
-        return
-    filename, data = pending
-    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        st.session_state["home_error"] = (
-            f"{filename} is {len(data) / 1e6:.0f} MB; the limit is {MAX_UPLOAD_MB} MB "
-            "(LABELNEXT_MAX_UPLOAD_MB)."
-        )
-        return
-    try:
-        with st.spinner(f"Checking {filename}…", show_time=True):
-            key = state.adopt_upload(filename, data)
-    except LabelnextError as exc:
-        st.session_state["home_error"] = exc
-    else:
-        state.set_run(key)
-        st.session_state.pop("home_error", None)
-        st.rerun()  # redraw the sidebar with the new run
-
-
-def _load_server_path() -> None:
-    path = st.session_state.get("home_server_path", "").strip()
-    if not path:
-        return
-    key = f"path:{path}"
-    try:
-        state.open_run(key)
-    except LabelnextError as exc:
-        st.session_state["home_error"] = exc
-    else:
-        state.set_run(key)
-        st.session_state.pop("home_error", None)
-
 
 st.title("Which rows should we label next?")
 st.caption(
@@ -105,9 +53,9 @@ with st.container(border=True):
         if upload is not None and st.button(
             "Open this file", key="home_open_upload", type="primary"
         ):
-            st.session_state["home_pending_upload"] = (upload.name, upload.getvalue())
+            st.session_state[home_actions.PENDING_UPLOAD] = (upload.name, upload.getvalue())
     elif source == "Path on the server":
-        roots = ", ".join(f"`{r}`" for r in allowed_roots_from_env())
+        roots = ", ".join(f"`{r}`" for r in allowed_roots())
         st.text_input(
             "File or run folder on the server",
             key="home_server_path",
@@ -118,41 +66,47 @@ with st.container(border=True):
             f"(`class cx cy w h conf`) and classes.txt.\n\nReadable folders: {roots}. Set "
             "LABELNEXT_ALLOWED_ROOTS to add more.",
         )
-        st.button("Open path", key="home_open_path", on_click=_load_server_path, type="primary")
+        st.button(
+            "Open path",
+            key="home_open_path",
+            on_click=home_actions.load_server_path,
+            type="primary",
+        )
     else:
-        samples = state.sample_runs()
+        samples = catalogue.sample_runs()
         if samples:
-            current = st.session_state.get(state.RUN_KEY)
+            current = st.session_state.get(session.RUN_KEY)
             st.session_state["home_sample"] = current if current in samples else next(iter(samples))
             st.selectbox(
                 "Sample run",
-                options=list(samples),
-                format_func=samples.get,
+                options=list(samples.keys()),
+                format_func=lambda key: samples[key],
                 key="home_sample",
-                on_change=_choose_sample,
+                on_change=home_actions.choose_sample,
             )
         else:
             st.info("No sample runs found under sample_data/.")
 
-    load_pending_upload()
-    error = st.session_state.get("home_error")
+    if home_actions.load_pending_upload():
+        st.rerun()  # redraw the sidebar with the new run
+    error = st.session_state.get(home_actions.ERROR)
     if isinstance(error, LabelnextError):
         ui.show_error(error)
     elif error:
         st.error(error, icon=":material/error:")
 
 # -- what the run holds ------------------------------------------------------------------------
-run = state.current_run()
+run = runs.current_run()
 if run is None:
     if st.session_state.get("run_error"):
         st.error(st.session_state["run_error"], icon=":material/error:")
     st.info("Open a model run above to begin.")
     st.stop()
 
-scoring = state.current_scoring(run)
-scores = state.run_scores(run, scoring)
-described = state.describe_scoring(run, scoring)
-excluded = state.excluded_ids()
+scoring = scoring_state.current_scoring(run)
+scores = scoring_state.run_scores(run, scoring)
+described = scoring_state.describe_scoring(run, scoring)
+excluded = review.excluded_ids()
 in_ledger = int(np.isin(run.ids, list(excluded)).sum()) if excluded else 0
 
 st.subheader(run.name)
@@ -163,7 +117,11 @@ cols = st.columns(4)
 cols[0].metric("Rows", f"{run.n_rows:,}")
 cols[1].metric("Classes", f"{len(run.classes)}")
 cols[2].metric("Task", TASK_LABELS.get(run.task, run.task))
-cols[3].metric("Already queued or labeled", f"{in_ledger:,}")
+cols[3].metric(
+    "Already queued or labeled",
+    f"{in_ledger:,}",
+    help=f"In project {review.queue_project()}" if review.queue_project() else "No batch yet",
+)
 
 st.markdown(f"**Confidence under {described}**")
 st.plotly_chart(

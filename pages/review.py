@@ -10,7 +10,7 @@ import streamlit as st
 
 from labelnext import view as views
 from labelnext.errors import LabelnextError
-from labelnext_app import cache, state, ui
+from labelnext_app import cache, review, runs, scoring_state, session, ui
 from labelnext_app import review_actions as actions
 
 ui.ensure_entry_point()
@@ -27,14 +27,14 @@ ss = st.session_state
 # Callbacks live in labelnext_app.review_actions: a function defined here would keep this run's
 # whole namespace (view, scores) alive through the widget state that stores it.
 # -- the screen --------------------------------------------------------------------------------
-run = state.current_run()
+run = runs.current_run()
 if run is None:
     st.info("No model run is open. Choose one on Home.")
     st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
     st.stop()
 
-scoring = state.current_scoring(run)
-scores = state.run_scores(run, scoring)
+scoring = scoring_state.current_scoring(run)
+scores = scoring_state.run_scores(run, scoring)
 detection = run.boxes is not None
 
 ss.setdefault("review_classes", [])
@@ -98,12 +98,24 @@ with st.container(border=True):
                     key=f"review_meta_eq_{column}",
                     on_change=actions.first_page,
                 )
-    f4.checkbox(
-        "Hide rows in a batch",
-        key="review_hide_queued",
-        on_change=actions.first_page,
-        help="Rows queued, exported or labeled in the ledger are left out.",
-    )
+    with f4:
+        known_projects, project = review.project_choices()
+        if known_projects:
+            ss["review_project"] = project or known_projects[0]
+            st.selectbox(
+                "Next batch is for",
+                options=known_projects,
+                key="review_project",
+                on_change=actions.choose_project,
+                help="Rows queued or labeled in this project are hidden; the Batch page submits "
+                "to it by default.",
+            )
+        st.checkbox(
+            "Hide rows in a batch",
+            key="review_hide_queued",
+            on_change=actions.first_page,
+            help="Rows queued, exported or labeled in the chosen project are left out.",
+        )
     if detection:
         t1, t2 = st.columns([3, 6], vertical_alignment="bottom")
         t1.slider(
@@ -117,12 +129,12 @@ with st.container(border=True):
         )
         t2.caption(
             "Boxes: class colour, label and detector score. The slider only hides boxes; "
-            f"the order is by {state.describe_scoring(run, scoring)}."
+            f"the order is by {scoring_state.describe_scoring(run, scoring)}."
         )
 
 try:
-    flt = state.review_filter(run)
-    view = views.build_view(run, scores, flt, full_order=state.run_order(run, scoring))
+    flt = review.review_filter(run)
+    view = views.build_view(run, scores, flt, full_order=scoring_state.run_order(run, scoring))
 except LabelnextError as exc:
     ui.show_error(exc)
     st.stop()
@@ -133,7 +145,7 @@ n_pages = view.n_pages(page_size)
 ss["review_page"] = views.clamp_page(ss["review_page"], n_pages)
 page_rows = view.page(ss["review_page"], page_size)
 page_ids = [str(x) for x in run.ids[page_rows]]
-chosen = state.selection()
+chosen = session.selection()
 
 # -- bulk actions ------------------------------------------------------------------------------
 with st.container(border=True):
@@ -159,7 +171,7 @@ with st.container(border=True):
         c.button(
             "Clear",
             key="review_clear",
-            on_click=state.clear_selection,
+            on_click=session.clear_selection,
             width="stretch",
             icon=":material/deselect:",
             disabled=not chosen,
@@ -200,7 +212,7 @@ p1, p2, p3, p4, p5 = st.columns([3, 1.2, 1.4, 1.2, 1.6], vertical_alignment="bot
 on_page = sum(1 for i in page_ids if i in chosen)
 p1.markdown(
     f"**{len(view):,}** of {run.n_rows:,} rows · least confident first "
-    f"({state.describe_scoring(run, scoring)}) · showing {shown_from:,}–"
+    f"({scoring_state.describe_scoring(run, scoring)}) · showing {shown_from:,}–"
     f"{shown_to:,} · **{len(chosen):,} selected** ({on_page} on this page)"
 )
 p2.button(
@@ -236,7 +248,7 @@ thumbs: list[object] = []
 progress = None
 started = time.perf_counter()
 for done, row in enumerate(page_rows.tolist()):
-    thumbs.append(state.thumb_for(run, row, box_threshold=float(ss["review_box_threshold"])))
+    thumbs.append(review.thumb_for(run, row, box_threshold=float(ss["review_box_threshold"])))
     if progress is None and time.perf_counter() - started > 0.3:
         progress = st.progress(0.0, text="Making thumbnails…")
     if progress is not None:
@@ -249,7 +261,7 @@ for rid in page_ids:
     ss[f"review_pick_{rid}"] = rid in chosen
 ui.highlight_cards(rid for rid in page_ids if rid in chosen)
 
-run_key = ss.get(state.RUN_KEY)
+run_key = str(ss.get(session.RUN_KEY) or "")
 first_rank = (ss["review_page"] - 1) * page_size
 columns = DETECTION_GRID_COLUMNS if detection else GRID_COLUMNS
 for start in range(0, len(page_ids), columns):

@@ -12,7 +12,7 @@ import pytest
 from labelnext.paths import SAMPLE_DATA_DIR
 from labelnext.readers import load_run
 from labelnext.scoring import Scoring
-from labelnext_app import charts, state
+from labelnext_app import charts, scoring_state
 
 CLASSES = ["a", "b", "c"]
 FIGURES: dict[str, Callable[[], go.Figure]] = {
@@ -60,21 +60,22 @@ def test_fit_scoring_keeps_what_the_run_can_use() -> None:
         strategy="margin", aggregation="topk", top_k=5, classes=("3", "x"), empty_score=1
     )
     # detection without box probabilities: least confidence only; unknown classes dropped
-    assert state.fit_scoring(detect, wide) == Scoring(
+    assert scoring_state.fit_scoring(detect, wide) == Scoring(
         aggregation="topk", top_k=5, classes=("3",), empty_score=1.0
     )
     # multi-label: max or mean only; box options back to their defaults
-    assert state.fit_scoring(multilabel, wide) == Scoring(strategy="margin")
-    assert state.fit_scoring(multilabel, Scoring(aggregation="mean")) == Scoring(aggregation="mean")
+    assert scoring_state.fit_scoring(multilabel, wide) == Scoring(strategy="margin")
+    mean = Scoring(aggregation="mean")
+    assert scoring_state.fit_scoring(multilabel, mean) == mean
     # classification: the strategy alone
-    assert state.fit_scoring(classify, wide) == Scoring(strategy="margin")
-    assert state.fit_scoring(classify, Scoring(strategy="bald")) == Scoring()
+    assert scoring_state.fit_scoring(classify, wide) == Scoring(strategy="margin")
+    assert scoring_state.fit_scoring(classify, Scoring(strategy="bald")) == Scoring()
 
 
 def test_scoring_key_is_stable_and_distinguishes_options() -> None:
-    assert state.scoring_key(Scoring()) == state.scoring_key(Scoring())
+    assert scoring_state.scoring_key(Scoring()) == scoring_state.scoring_key(Scoring())
     keys = {
-        state.scoring_key(s)
+        scoring_state.scoring_key(s)
         for s in (Scoring(), Scoring(aggregation="mean"), Scoring(top_k=4), Scoring(classes=("1",)))
     }
     assert len(keys) == 4
@@ -82,6 +83,6 @@ def test_scoring_key_is_stable_and_distinguishes_options() -> None:
 
 def test_as_scoring_reads_params_back() -> None:
     original = Scoring(strategy="entropy", aggregation="sum", classes=("1", "2"), empty_score=1.0)
-    assert state.as_scoring(original.params()) == original
-    assert state.as_scoring(None) == Scoring()
-    assert state.as_scoring({"strategy": "nope"}) == Scoring()
+    assert scoring_state.as_scoring(original.params()) == original
+    assert scoring_state.as_scoring(None) == Scoring()
+    assert scoring_state.as_scoring({"strategy": "nope"}) == Scoring()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from app_support import SAMPLE_KEY, assert_clean, ledger_for, make_app, sample_run
-from formats_fixtures import LABELBOX_DIR, write_yolo
+from readers_fixtures import LABELBOX_DIR, write_yolo
 
 from labelnext.errors import RunValidationError
 from labelnext.readers import load_run

@@ -100,6 +100,43 @@ def test_rows_in_a_batch_are_hidden_by_default(tmp_path: Path, review: AppTest) 
     assert page_ids(review)[:5] == list(queued["data_row_id"])
 
 
+def test_review_hides_the_queue_of_the_chosen_project_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows queued in another project stay in view (they once were hidden for every project)."""
+    run = sample_run()
+    top = ranked(run, "least_confidence", k=9)
+    in_a, in_b = top.iloc[:5], top.iloc[5:]
+    ledger = ledger_for(tmp_path)
+    for project, rows in (("a", in_a), ("b", in_b)):
+        ledger.submit(
+            project=project,
+            name=project,
+            rows=rows,
+            created_by="t",
+            strategy="least_confidence",
+            run_id=None,
+        )
+    at = make_app(tmp_path, monkeypatch).run()
+    at.switch_page("pages/review.py").run()
+    assert_clean(at)
+    # the last project used is the default: b's rows are hidden, a's are not
+    assert at.selectbox(key="review_project").value == "b"
+    assert at.selectbox(key="review_project").options == ["a", "b"]
+    flt_b = Filter(exclude_ids=frozenset(in_b["data_row_id"]))
+    assert page_ids(at) == list(ranked(run, "least_confidence", flt=flt_b, k=24)["data_row_id"])
+    assert page_ids(at)[:5] == list(in_a["data_row_id"])
+    at.selectbox(key="review_project").set_value("a").run()
+    assert_clean(at)
+    flt_a = Filter(exclude_ids=frozenset(in_a["data_row_id"]))
+    assert page_ids(at) == list(ranked(run, "least_confidence", flt=flt_a, k=24)["data_row_id"])
+    # the Batch page submits to the project Review chose, and Home counts its rows
+    at.switch_page("pages/batch.py").run()
+    assert at.selectbox(key="batch_project").value == "a"
+    at.switch_page("pages/home.py").run()
+    assert next(m.value for m in at.metric if m.label.startswith("Already queued")) == "5"
+
+
 def test_select_top_n_selects_exactly_those(review: AppTest) -> None:
     review.number_input(key="review_topn").set_value(30).run()
     review.button(key="review_select_top").click().run()

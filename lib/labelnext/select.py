@@ -176,7 +176,8 @@ def top_k(
     if len(above) + len(tied) > k:
         tied = tied[np.argsort(tiebreak[keep[tied]], kind="stable")[: k - len(above)]]
     chosen = keep[np.concatenate([above, tied])]
-    return chosen[np.lexsort((tiebreak[chosen], -np.asarray(scores)[chosen]))].astype(np.int64)
+    ranked_rows = chosen[np.lexsort((tiebreak[chosen], -np.asarray(scores)[chosen]))]
+    return np.asarray(ranked_rows, dtype=np.int64)
 
 
 def _top_k_unmasked(

@@ -33,7 +33,7 @@ import textwrap
 import warnings
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from labelnext.config import settings
 from labelnext.diskcache import DiskCache
@@ -183,7 +183,7 @@ def _load(location: Path | str | None) -> tuple[Image.Image, str | None, int]:
         reason = "image too large to decode safely"
     except FileNotFoundError:
         reason = f"missing image: {path.name}"
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         reason = f"not a readable image: {path.name}"
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt files
         reason = f"unreadable image: {path.name} ({_reason(exc)})"

@@ -227,7 +227,7 @@ def multilabel_scores(
     p = np.asarray(probabilities, dtype=np.float64)
     per_class = _binary_uncertainty(p, strategy)
     reduced = per_class.max(axis=1) if aggregation == "max" else per_class.mean(axis=1)
-    return np.clip(reduced, 0.0, 1.0)
+    return np.asarray(np.clip(reduced, 0.0, 1.0), dtype=np.float64)
 
 
 def _binary_uncertainty(p: NDArray[np.float64], strategy: str) -> NDArray[np.float64]:
@@ -271,15 +271,16 @@ def ensemble_scores(samples: NDArray[Any], strategy: str) -> NDArray[np.float64]
         tiny = np.finfo(np.float64).tiny
         entropy_of_mean = -(mean * np.log(np.maximum(mean, tiny))).sum(axis=1)
         mean_entropy = -(t * np.log(np.maximum(t, tiny))).sum(axis=2).mean(axis=1)
-        return np.clip((entropy_of_mean - mean_entropy) / log_c, 0.0, 1.0)
+        return np.asarray(np.clip((entropy_of_mean - mean_entropy) / log_c, 0.0, 1.0))
     votes = np.zeros((n, c))
     np.add.at(votes, (np.repeat(np.arange(n), members), t.argmax(axis=2).ravel()), 1.0)
     if strategy == "vote_entropy":
         share = votes / members
         tiny = np.finfo(np.float64).tiny
-        return np.clip(-(share * np.log(np.maximum(share, tiny))).sum(axis=1) / log_c, 0.0, 1.0)
+        spread = -(share * np.log(np.maximum(share, tiny))).sum(axis=1) / log_c
+        return np.asarray(np.clip(spread, 0.0, 1.0), dtype=np.float64)
     if strategy == "variation_ratio":
-        return 1.0 - votes.max(axis=1) / members
+        return np.asarray(1.0 - votes.max(axis=1) / members, dtype=np.float64)
     raise StrategyError(
         f"Unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES + ENSEMBLE_STRATEGIES)}."
     )
@@ -331,4 +332,4 @@ def aggregate_boxes(
         kept = np.bincount(rows[take], minlength=n_rows).astype(np.float64)
         sums = np.bincount(rows[take], weights=values[take], minlength=n_rows)
         out[has] = sums[has] / kept[has]
-    return np.clip(out, 0.0, 1.0)
+    return np.asarray(np.clip(out, 0.0, 1.0), dtype=np.float64)

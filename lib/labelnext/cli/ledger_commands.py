@@ -18,7 +18,7 @@ from labelnext.cli.output import open_run
 from labelnext.errors import LabelnextError
 from labelnext.export import FORMATS, export_batch
 from labelnext.idfiles import read_id_file
-from labelnext.ledger import Ledger
+from labelnext.ledger import HISTORY_COLUMNS, Ledger
 from labelnext.select import Filter, ranked
 
 __all__ = ["add_ledger_commands", "cmd_batches", "cmd_export", "cmd_mark", "cmd_submit"]
@@ -90,21 +90,7 @@ def cmd_batches(args: argparse.Namespace) -> int:
     if table.empty:
         print("no batches" + (f" in project {args.project!r}" if args.project else ""))
         return 0
-    shown = table[
-        [
-            "batch_id",
-            "name",
-            "project",
-            "priority",
-            "status",
-            "n_rows",
-            "n_open",
-            "n_labeled",
-            "created_by",
-            "created_at",
-            "strategy",
-        ]
-    ].copy()
+    shown = table[list(HISTORY_COLUMNS)].copy()
     shown["created_at"] = shown["created_at"].dt.strftime("%Y-%m-%d %H:%M")
     with pd.option_context("display.max_rows", None, "display.width", 200):
         print(shown.to_string(index=False))

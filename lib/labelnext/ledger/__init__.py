@@ -43,7 +43,7 @@ Examples
 from labelnext.errors import BatchInputError, NothingToSubmitError
 from labelnext.ledger.core import Ledger
 from labelnext.ledger.engine import default_url
-from labelnext.ledger.results import BatchInfo, RunLike, SubmitResult
+from labelnext.ledger.results import HISTORY_COLUMNS, BatchInfo, RunLike, SubmitResult
 from labelnext.ledger.schema import (
     BATCH_STATUSES,
     MIGRATIONS_DIR,
@@ -58,6 +58,7 @@ from labelnext.ledger.schema import (
 
 __all__ = [
     "BATCH_STATUSES",
+    "HISTORY_COLUMNS",
     "MIGRATIONS_DIR",
     "OPEN_BATCH_STATUSES",
     "SCHEMA_HEAD",

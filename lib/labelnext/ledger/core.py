@@ -182,6 +182,11 @@ class Ledger:
         with self._read() as conn:
             return queries.project_names(conn)
 
+    def last_project(self) -> str | None:
+        """The project the newest batch went to (None before the first batch)."""
+        with self._read() as conn:
+            return queries.last_project(conn)
+
     def register_run(self, run: RunLike) -> int:
         """Record a model run (idempotent on its ``content_hash``) and return its id.
 
@@ -426,19 +431,11 @@ class Ledger:
             return queries.batch_info(conn, batch_id)
 
     def batch_rows(self, batch_id: int) -> pd.DataFrame:
-        """The rows of a batch, in rank order.
+        """The rows of a batch, in rank order (:class:`LedgerError` for an unknown batch).
 
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``data_row_id, image, rank, score, confidence, predicted_label, status,
-            labeled_at``; ``score`` is the uncertainty at selection time (higher = more
-            uncertain), ``confidence = 1 - score``.
-
-        Raises
-        ------
-        LedgerError
-            If there is no batch ``batch_id``.
+        Columns ``data_row_id, image, rank, score, confidence, predicted_label, status,
+        labeled_at``; ``score`` is the uncertainty at selection time (higher = more uncertain),
+        ``confidence = 1 - score``.
         """
         with self._read() as conn:
             return queries.batch_rows_frame(conn, batch_id)

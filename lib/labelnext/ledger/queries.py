@@ -23,6 +23,7 @@ __all__ = [
     "batch_rows_frame",
     "batches_frame",
     "excluded",
+    "last_project",
     "open_conflicts",
     "project_names",
     "require_batch",
@@ -33,6 +34,18 @@ __all__ = [
 def project_names(conn: Connection) -> list[str]:
     """Names of all projects, sorted."""
     return list(conn.execute(sa.select(projects.c.name).order_by(projects.c.name)).scalars())
+
+
+def last_project(conn: Connection) -> str | None:
+    """The project of the newest batch, or None when there is no batch."""
+    query = (
+        sa.select(projects.c.name)
+        .join(batches, batches.c.project_id == projects.c.id)
+        .order_by(batches.c.created_at.desc(), batches.c.id.desc())
+        .limit(1)
+    )
+    found = conn.execute(query).scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 def runs_frame(conn: Connection) -> pd.DataFrame:

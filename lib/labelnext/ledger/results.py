@@ -7,7 +7,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["BatchInfo", "RunLike", "SubmitResult"]
+__all__ = ["HISTORY_COLUMNS", "BatchInfo", "RunLike", "SubmitResult"]
+
+#: The columns of :meth:`labelnext.ledger.Ledger.batches` that a batch history shows people
+#: (the CLI's ``batches`` and the Batch page).
+HISTORY_COLUMNS = (
+    "batch_id",
+    "name",
+    "project",
+    "priority",
+    "status",
+    "n_rows",
+    "n_open",
+    "n_labeled",
+    "created_by",
+    "created_at",
+    "strategy",
+    "run_name",
+    "note",
+)
 
 
 class RunLike(Protocol):

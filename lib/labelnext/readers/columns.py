@@ -205,7 +205,8 @@ def softmax(logits: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
     >>> softmax(np.array([[0.0, 0.0], [1000.0, 0.0]])).round(3).tolist()
     [[0.5, 0.5], [1.0, 0.0]]
     """
-    shifted = np.asarray(logits, dtype=np.float64) - logits.max(axis=1, keepdims=True)
+    values = np.asarray(logits, dtype=np.float64)
+    shifted: NDArray[np.float64] = values - values.max(axis=1, keepdims=True)
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=1, keepdims=True)
     return shifted

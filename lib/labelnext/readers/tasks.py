@@ -150,7 +150,7 @@ def is_ensemble(table: pa.Table) -> bool:
         return True
     if "probabilities" in table.column_names:
         kind = table.column("probabilities").type
-        return pa.types.is_list(kind) and pa.types.is_list(kind.value_type)
+        return bool(pa.types.is_list(kind) and pa.types.is_list(kind.value_type))
     return False
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from formats_fixtures import (
+from readers_fixtures import (
     BOXES,
     CHECKLIST,
     COCO,

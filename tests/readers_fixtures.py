@@ -3,7 +3,7 @@ expected ranking out by hand.
 
 The Labelbox files in ``tests/fixtures/labelbox/`` are written by the labelbox SDK's own
 serializer (``NDJsonConverter.serialize``), with fixed annotation uuids so that they are
-reproducible. Rebuild them with ``.venv/bin/python tests/formats_fixtures.py`` (needs
+reproducible. Rebuild them with ``.venv/bin/python tests/readers_fixtures.py`` (needs
 ``labelbox[data]``); ``test_formats.py`` checks that the SDK still writes exactly these bytes.
 COCO and YOLO fixtures are written into a test's ``tmp_path``.
 """

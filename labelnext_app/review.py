@@ -1,0 +1,146 @@
+"""The Review view, shared with Detail (previous/next follow the same order): its filter, the
+rows the ledger holds for the chosen project, and the thumbnails of a page.
+
+Streamlit forgets a widget's value when its page is not drawn, so the Review filters and paging
+are listed in :data:`PERSISTENT_WIDGET_KEYS` and kept alive by :func:`keep_widget_state`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from labelnext import thumbnails
+from labelnext.errors import LabelnextError
+from labelnext.overlay import BoxSet
+from labelnext.runs import ModelRun
+from labelnext.select import Filter
+
+from . import cache, session
+
+__all__ = [
+    "DETECTION_THUMB_SIZE",
+    "PERSISTENT_WIDGET_KEYS",
+    "THUMB_SIZE",
+    "boxes_of",
+    "excluded_ids",
+    "keep_widget_state",
+    "project_choices",
+    "queue_project",
+    "review_filter",
+    "thumb_for",
+]
+
+PERSISTENT_WIDGET_KEYS = (
+    "review_classes",
+    "review_conf",
+    "review_meta_col",
+    "review_hide_queued",
+    "review_page_size",
+    "review_page",
+    "review_topn",
+    "review_range",
+    "review_box_threshold",
+    "detail_box_threshold",
+)
+_PERSISTENT_PREFIXES = ("review_meta_eq_", "review_meta_range_")
+
+#: Thumbnail side: classification images stay at 4x a 28 px digit; detection thumbnails are
+#: drawn at about the size a grid card shows them, so box tags are crisp, not stretched.
+THUMB_SIZE = 112
+DETECTION_THUMB_SIZE = 160
+
+
+def keep_widget_state() -> None:
+    """Re-assign the Review widgets' values so they survive a visit to another page."""
+    ss = st.session_state
+    for key in list(ss.keys()):
+        if key in PERSISTENT_WIDGET_KEYS or str(key).startswith(_PERSISTENT_PREFIXES):
+            ss[key] = ss[key]
+
+
+def queue_project() -> str | None:
+    """The project the next batch is for: the session's choice, else the last one used.
+
+    None before the ledger holds any batch (or when it cannot be reached).
+    """
+    chosen = session.project()
+    if chosen is not None:
+        return chosen
+    try:
+        return cache.projects()[1]
+    except LabelnextError:
+        return None
+
+
+def project_choices() -> tuple[list[str], str | None]:
+    """The projects Review can hide the queue of, and the one chosen (None: no project yet)."""
+    project = queue_project()
+    try:
+        names = list(cache.projects()[0])
+    except LabelnextError:
+        names = []
+    if project is not None and project not in names:
+        names.append(project)
+    return names, project
+
+
+def excluded_ids() -> frozenset[str]:
+    """Rows queued or labeled in the project the next batch is for (empty before one exists).
+
+    Empty when the ledger is unreachable (the Batch page says so, and the ledger's unique index
+    still refuses a row queued twice).
+    """
+    project = queue_project()
+    if project is None:
+        return frozenset()
+    try:
+        return cache.excluded_ids(project)
+    except LabelnextError:
+        return frozenset()
+
+
+def review_filter(run: ModelRun) -> Filter:
+    """The Filter the Review widgets describe (read from session state, defaults if unset)."""
+    ss = st.session_state
+    classes = tuple(c for c in ss.get("review_classes", ()) if c in run.classes)
+    low, high = ss.get("review_conf", (0.0, 1.0))
+    equals: tuple[tuple[str, Any], ...] = ()
+    ranges: tuple[tuple[str, float, float], ...] = ()
+    column = ss.get("review_meta_col")
+    if column and column in run.metadata.columns:
+        if f"review_meta_range_{column}" in ss:
+            lo, hi = ss[f"review_meta_range_{column}"]
+            ranges = ((column, float(lo), float(hi)),)
+        elif f"review_meta_eq_{column}" in ss:
+            equals = ((column, ss[f"review_meta_eq_{column}"]),)
+    exclude = excluded_ids() if ss.get("review_hide_queued", True) else frozenset()
+    return Filter(
+        classes=classes,
+        min_confidence=float(low),
+        max_confidence=float(high),
+        metadata_equals=equals,
+        metadata_ranges=ranges,
+        exclude_ids=exclude,
+    )
+
+
+def boxes_of(run: ModelRun, row: int) -> BoxSet | None:
+    """Row ``row``'s detection boxes, or ``None`` for a run without boxes."""
+    if run.boxes is None:
+        return None
+    return BoxSet.of_row(run.boxes, run.classes, row)
+
+
+def thumb_for(run: ModelRun, row: int, *, box_threshold: float = 0.0) -> Path | str:
+    """Thumbnail of row ``row`` (a PNG path, or a URL the browser loads), boxes drawn on it."""
+    size = DETECTION_THUMB_SIZE if run.boxes is not None else THUMB_SIZE
+    try:
+        location = run.image_location(row)
+    except LabelnextError as exc:
+        return thumbnails.placeholder_thumbnail(str(exc)[:90], size=size)
+    return thumbnails.thumbnail(
+        location, size=size, boxes=boxes_of(run, row), threshold=box_threshold
+    )

@@ -1,0 +1,95 @@
+"""Shared session state of the dashboard: its keys, set once, and the selection.
+
+State that must outlive a page lives under plain (non-widget) keys set once with ``setdefault``:
+
+``run_key``
+    Which run is open (see :mod:`labelnext_app.runs`).
+``scoring``
+    How rows are scored: one :class:`labelnext.scoring.Scoring` (see
+    :mod:`labelnext_app.scoring`).
+``selection``
+    A ``set`` of ``data_row_id`` strings; survives paging, filters and page switches.
+``user_name``
+    Who is working, recorded on batches as ``created_by``.
+``project``
+    The project the next batch is for: Review hides the rows queued or labeled in it, and Batch
+    submits to it by default.
+
+Widgets carry a page prefix (``home_``, ``review_``, ``detail_``, ``batch_``, ``sidebar_``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import streamlit as st
+
+from labelnext.scoring import Scoring
+
+__all__ = [
+    "PROJECT",
+    "RUN_KEY",
+    "SCORING",
+    "SELECTION",
+    "USER",
+    "clear_selection",
+    "init_state",
+    "project",
+    "selection",
+    "set_project",
+    "set_selection",
+    "signed_in_user",
+]
+
+RUN_KEY = "run_key"
+SCORING = "scoring"
+SELECTION = "selection"
+USER = "user_name"
+PROJECT = "project"
+
+
+def init_state(default_run_key: str | None) -> None:
+    """Set the shared keys once per session (``setdefault``: never overwrites)."""
+    ss = st.session_state
+    ss.setdefault(RUN_KEY, default_run_key)
+    ss.setdefault(SCORING, Scoring())
+    ss.setdefault(SELECTION, set())
+    ss.setdefault(USER, signed_in_user() or "")
+    ss.setdefault(PROJECT, None)
+
+
+def signed_in_user() -> str | None:
+    """The signed-in user's name or e-mail when ``st.login`` is configured, else ``None``."""
+    try:
+        if st.user.is_logged_in:
+            return str(st.user.get("name") or st.user.get("email") or "") or None
+    except Exception:  # no auth configured: st.user raises or has no is_logged_in
+        return None
+    return None
+
+
+def selection() -> set[str]:
+    """The selected ``data_row_id`` values (the live set in session state)."""
+    chosen: set[str] = st.session_state.setdefault(SELECTION, set())
+    return chosen
+
+
+def set_selection(ids: Iterable[str]) -> None:
+    """Replace the selection."""
+    st.session_state[SELECTION] = set(ids)
+
+
+def clear_selection() -> None:
+    """Empty the selection (an ``on_click`` callback)."""
+    st.session_state[SELECTION] = set()
+
+
+def project() -> str | None:
+    """The project the next batch is for, or None before one is chosen."""
+    value = st.session_state.get(PROJECT)
+    return str(value) if value else None
+
+
+def set_project(name: str | None) -> None:
+    """Choose the project the next batch is for."""
+    st.session_state[PROJECT] = name or None
