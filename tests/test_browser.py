@@ -95,9 +95,17 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _settle(page) -> None:  # type: ignore[no-untyped-def]
-    """Let a rerun start, then wait until the script is idle again."""
+    """Let a rerun start, wait until the script is idle, then until every element is drawn.
+
+    Streamlit loads each element type's code on first use and shows a skeleton until it
+    arrives; on a loaded machine that takes seconds after the script is idle, and an element
+    still a skeleton has no image or checkbox inside it yet.
+    """
     page.wait_for_timeout(250)
     page.wait_for_selector(IDLE, timeout=30_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=30_000
+    )
 
 
 def _selected_count(page) -> str:  # type: ignore[no-untyped-def]
