@@ -90,3 +90,20 @@ class BatchConflictError(LedgerError):
             f"'{project}': {listed}{more}. Nothing was submitted; to leave them out, "
             "submit again with on_conflict='skip' (CLI: --on-conflict skip; app: Trim)."
         )
+
+
+class LabelFileError(LabelnextError, ValueError):
+    """A labels file (labeling results coming back) is malformed. Nothing of it was read.
+
+    ``problems`` lists what was found, up to a limit, each naming the file, the 1-based row or
+    line and the field; ``truncated`` says whether more exist.
+    """
+
+    def __init__(self, problems: list[Problem], *, truncated: bool = False) -> None:
+        if not problems:
+            raise ValueError("LabelFileError needs at least one problem")
+        self.problems = list(problems)
+        self.truncated = truncated
+        head = f"{len(self.problems)} problem(s)" + (" (more not shown)" if truncated else "")
+        lines = [f"Invalid labels file: {head}:"] + [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
