@@ -772,3 +772,50 @@ def test_any_csv_pandas_writes_reads_back_to_the_same_labels(labels: dict[str, s
     frame = pd.DataFrame({"data_row_id": list(labels), "label": list(labels.values())})
     data = frame.to_csv(index=False).encode("utf-8")
     assert read_csv_labels(data, classes=ANIMALS).mapping() == labels
+
+
+# -- the vectorised path reads what the row-by-row path reads --------------------------------------
+
+label_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp", "Zs")),
+    min_size=1,
+    max_size=6,
+).filter(lambda s: "|" not in s and not s.startswith("["))
+moments = st.one_of(
+    st.just(""),
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+    ).map(lambda d: d.isoformat()),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1)).map(
+        lambda d: d.isoformat(sep=" ")
+    ),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(label_text, st.sampled_from(["", "ana", "ben o'hara"]), moments),
+        min_size=1,
+        max_size=25,
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_the_vectorised_path_gives_the_row_by_row_table(cases: list[tuple[str, str, str]]) -> None:
+    from labelnext.labels import tabular
+
+    frame = pd.DataFrame(
+        {
+            "data_row_id": [f"row-{i}" for i in range(len(cases))],
+            "label": [c[0] for c in cases],
+            "labeled_by": [c[1] for c in cases],
+            "labeled_at": [c[2] for c in cases],
+        }
+    )
+    data = frame.to_csv(index=False).encode("utf-8")
+    fast = tabular._fast_csv(data, "f.csv", None, None, None)
+    assert fast is not None  # these files take the vectorised path
+    problems = tabular.Problems("f.csv")
+    records = list(tabular._csv_records(data.decode("utf-8"), problems))
+    slow = tabular._finish_records(records, problems, "csv", None, None, None)
+    pd.testing.assert_frame_equal(fast.frame, slow.frame)
+    assert (fast.task, fast.classes) == (slow.task, slow.classes)

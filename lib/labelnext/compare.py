@@ -20,7 +20,7 @@ compared as far as they can be, and :attr:`Comparison.notes` says what could not
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,8 @@ from labelnext.runs import ModelRun
 from labelnext.uncertainty import Scoring, run_scores, supported_strategies
 
 __all__ = ["NO_BOXES", "Comparison", "compare_runs"]
+
+Floats = NDArray[np.float64]
 
 NO_BOXES = "(no boxes)"
 """The predicted class of a detection row without boxes, in the confusion table."""
@@ -170,9 +172,11 @@ def compare_runs(
     conf_b = 1.0 - run_scores(run_b, used)
     pred_a, pred_b = _predicted(run_a), _predicted(run_b)
 
-    shared = np.intersect1d(run_a.ids.astype(str), run_b.ids.astype(str))
-    pos_a = run_a.id_index.get_indexer(pd.Index(shared))
-    pos_b = run_b.id_index.get_indexer(pd.Index(shared))
+    in_b = run_b.id_index.get_indexer(run_a.id_index)
+    pos_a = np.flatnonzero(in_b >= 0)
+    pos_a = pos_a[np.argsort(run_a.id_rank[pos_a], kind="stable")]  # shared rows by id
+    pos_b = in_b[pos_a]
+    shared = run_a.ids[pos_a].astype(object)
     classes = _classes(run_a, run_b, notes)
     if run_a.task != run_b.task:
         notes.append(
@@ -194,6 +198,7 @@ def compare_runs(
     pa, pb = pred_a[pos_a], pred_b[pos_b]
     change = cb - ca
     truth = _truth(run_a, run_b, labels, notes)
+    right_a, right_b = _right(run_a, pred_a, truth), _right(run_b, pred_b, truth)
     if len(shared):
         per_class = _per_class(classes, pa, ca, pb, cb)
     else:
@@ -202,7 +207,7 @@ def compare_runs(
         run_a=run_a.name,
         run_b=run_b.name,
         scoring=used,
-        shared_ids=shared.astype(object),
+        shared_ids=shared,
         confidence_a=ca,
         confidence_b=cb,
         change=change,
@@ -216,8 +221,8 @@ def compare_runs(
         became_uncertain=_moved(shared, ca, cb, pa, pb, rising=False),
         confusion=_confusion(classes, pa, pb),
         changed_prediction=int((pa != pb).sum()),
-        accuracy=_accuracy(run_a, run_b, pred_a, pred_b, shared, truth, notes),
-        batches=_batches(run_a, run_b, conf_a, conf_b, pred_a, pred_b, truth, batches, notes),
+        accuracy=_accuracy(run_a, run_b, right_a, right_b, pos_a, pos_b, truth, notes),
+        batches=_batches(run_a, run_b, conf_a, conf_b, right_a, right_b, truth, batches, notes),
         notes=tuple(notes),
     )
 
@@ -273,7 +278,7 @@ def _per_class(
 ) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     for side, pred, conf in (("a", pred_a, conf_a), ("b", pred_b, conf_b)):
-        frame = pd.DataFrame({"c": pred, "v": conf})
+        frame = pd.DataFrame({"c": pd.Series(pred, dtype=object), "v": conf})
         grouped = frame.groupby("c", sort=False)["v"]
         counts = grouped.size().reindex(classes, fill_value=0)
         columns[f"rows_{side}"] = counts.astype("int64")
@@ -296,15 +301,16 @@ def _moved(
     change = conf_b - conf_a
     keep = np.flatnonzero(change > 0 if rising else change < 0)
     key = -change[keep] if rising else change[keep]
-    keep = keep[np.lexsort((ids[keep], key))]
+    keep = keep[np.lexsort((keep, key))]  # rows are in id order: position = id tie-break
+    # object columns as they are: letting pandas infer a string dtype copies every id
     return pd.DataFrame(
         {
-            "data_row_id": ids[keep].astype(object),
+            "data_row_id": pd.Series(ids[keep], dtype=object),
             "confidence_a": conf_a[keep],
             "confidence_b": conf_b[keep],
             "change": change[keep],
-            "predicted_a": pred_a[keep],
-            "predicted_b": pred_b[keep],
+            "predicted_a": pd.Series(pred_a[keep], dtype=object),
+            "predicted_b": pd.Series(pred_b[keep], dtype=object),
         },
         columns=list(MOVED_COLUMNS),
     )
@@ -341,55 +347,50 @@ def _truth(
     return truth
 
 
-def _correct(
-    run: ModelRun, predicted: NDArray[np.object_], rows: NDArray[np.intp], given: list[Any]
-) -> NDArray[np.bool_] | None:
-    """Whether the run's prediction on each row is its label; None when undefined (detection)."""
-    if run.task == "detection":
-        return None
+def _right(run: ModelRun, predicted: NDArray[np.object_], truth: dict[str, Any]) -> Floats:
+    """Per row of the run: 1.0 if its prediction is the label, 0.0 if not, NaN if the row has
+    no label or accuracy is undefined (detection). Multi-label: the predicted set (classes at or
+    above the threshold) must be the label set."""
+    out = np.full(run.n_rows, np.nan)
+    if not truth or run.task == "detection":
+        return out
+    # the same dtype as the run's index: mixed str/object lookups are several times slower
+    keys = pd.Index([str(k) for k in truth], dtype=run.id_index.dtype)
+    rows = keys.get_indexer(run.id_index)  # the label's position for each row, or -1
+    labeled = np.flatnonzero(rows >= 0)
+    values = np.asarray(list(truth.values()), dtype=object)[rows[labeled]]
     if run.task == "multilabel":
         assert run.probabilities is not None
-        present = run.probabilities[rows] >= run.threshold
+        present = run.probabilities[labeled] >= run.threshold
         names = np.asarray(run.classes, dtype=object)
-        out = np.empty(len(rows), dtype=bool)
-        for i, value in enumerate(given):
+        for i, value in enumerate(values):
             wanted = {value} if isinstance(value, str) else {str(v) for v in value}
-            out[i] = set(names[present[i]]) == wanted
+            out[labeled[i]] = float(set(names[present[i]]) == wanted)
         return out
-    return np.asarray(
-        [str(p) == str(v) for p, v in zip(predicted[rows], given, strict=True)], dtype=bool
-    )
+    out[labeled] = predicted[labeled].astype(str) == values.astype(str)
+    return out
 
 
-def _accuracy_on(
-    run: ModelRun, predicted: NDArray[np.object_], ids: Collection[str], truth: dict[str, Any]
-) -> tuple[int, float]:
-    """(labeled rows of ``ids`` that the run predicts, accuracy on them)."""
-    labeled = [i for i in ids if i in truth]
-    rows = run.id_index.get_indexer(pd.Index(labeled, dtype=object)) if labeled else np.empty(0)
-    present = rows >= 0
-    rows = np.asarray(rows[present], dtype=np.intp)
-    given = [truth[i] for i, ok in zip(labeled, present, strict=True) if ok]
-    if not len(rows):
-        return 0, float("nan")
-    correct = _correct(run, predicted, rows, given)
-    return len(rows), float("nan") if correct is None else float(correct.mean())
+def _share_right(right: Floats) -> tuple[int, float]:
+    """(labeled rows, accuracy on them) of a slice of :func:`_right`."""
+    known = right[~np.isnan(right)]
+    return len(known), float(known.mean()) if len(known) else float("nan")
 
 
 def _accuracy(
     a: ModelRun,
     b: ModelRun,
-    pred_a: NDArray[np.object_],
-    pred_b: NDArray[np.object_],
-    shared: NDArray[Any],
+    right_a: Floats,
+    right_b: Floats,
+    pos_a: NDArray[np.intp],
+    pos_b: NDArray[np.intp],
     truth: dict[str, Any],
     notes: list[str],
 ) -> pd.DataFrame:
     records = {}
-    shared_ids = shared.astype(str).tolist()
-    for side, run, pred in (("a", a, pred_a), ("b", b, pred_b)):
-        n, acc = _accuracy_on(run, pred, run.ids.astype(str).tolist(), truth)
-        n_shared, acc_shared = _accuracy_on(run, pred, shared_ids, truth)
+    for side, run, right, pos in (("a", a, right_a, pos_a), ("b", b, right_b, pos_b)):
+        n, acc = _share_right(right)
+        n_shared, acc_shared = _share_right(right[pos])
         records[side] = {
             "run": run.name,
             "labeled_rows": n,
@@ -397,20 +398,20 @@ def _accuracy(
             "shared_labeled_rows": n_shared,
             "shared_accuracy": acc_shared,
         }
-        if truth and n == 0:
-            notes.append(f"'{run.name}' predicts none of the labeled rows: no accuracy for it")
-        if run.task == "detection" and n:
+        if truth and run.task == "detection":
             notes.append(f"'{run.name}' is a detection run: accuracy is not defined per row")
+        elif truth and n == 0:
+            notes.append(f"'{run.name}' predicts none of the labeled rows: no accuracy for it")
     return pd.DataFrame.from_dict(records, orient="index")
 
 
 def _batches(
     a: ModelRun,
     b: ModelRun,
-    conf_a: NDArray[np.float64],
-    conf_b: NDArray[np.float64],
-    pred_a: NDArray[np.object_],
-    pred_b: NDArray[np.object_],
+    conf_a: Floats,
+    conf_b: Floats,
+    right_a: Floats,
+    right_b: Floats,
     truth: dict[str, Any],
     batches: Mapping[str, Iterable[str]] | None,
     notes: list[str],
@@ -430,12 +431,10 @@ def _batches(
     records = {}
     for name, ids in (batches or {}).items():
         wanted = list(dict.fromkeys(str(i) for i in ids))
-        index = pd.Index(wanted, dtype=object)
-        pos_a, pos_b = a.id_index.get_indexer(index), b.id_index.get_indexer(index)
+        pos_a = a.id_index.get_indexer(pd.Index(wanted, dtype=a.id_index.dtype))
+        pos_b = b.id_index.get_indexer(pd.Index(wanted, dtype=b.id_index.dtype))
         in_a, in_b = pos_a >= 0, pos_b >= 0
         both = in_a & in_b
-        _, acc_a = _accuracy_on(a, pred_a, wanted, truth)
-        _, acc_b = _accuracy_on(b, pred_b, wanted, truth)
         records[name] = {
             "rows": len(wanted),
             "in_a": int(in_a.sum()),
@@ -445,8 +444,8 @@ def _batches(
             "mean_confidence_b": _mean(conf_b[pos_b[in_b]]),
             "mean_change": _mean(conf_b[pos_b[both]] - conf_a[pos_a[both]]),
             "labeled": sum(1 for i in wanted if i in truth),
-            "accuracy_a": acc_a,
-            "accuracy_b": acc_b,
+            "accuracy_a": _share_right(right_a[pos_a[in_a]])[1],
+            "accuracy_b": _share_right(right_b[pos_b[in_b]])[1],
         }
         if wanted and not in_b.any():
             notes.append(

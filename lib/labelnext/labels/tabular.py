@@ -22,9 +22,14 @@ import csv
 import io
 import json
 from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from labelnext.labels._table import (
@@ -93,6 +98,9 @@ def read_csv_labels(
     wanted = check_classes_argument(classes)
     data, label = read_source(source, filename)
     problems = Problems(label)
+    fast = _fast_csv(data, label, wanted, task, known_ids)
+    if fast is not None:
+        return fast
     records = list(_csv_records(decode(data, problems), problems))
     return _finish_records(records, problems, "csv", wanted, task, known_ids)
 
@@ -126,6 +134,9 @@ def read_parquet_labels(
     columns = table.column_names
     _check_header(columns, problems)
     problems.raise_if_any()
+    fast = _fast_table(table, label, "parquet", wanted, task, known_ids)
+    if fast is not None:
+        return fast
     present = [c for c in (_ID, _label_column(columns), "labeled_by", "labeled_at") if c]
     values = {c: table.column(c).to_pylist() for c in present if c in columns}
     label_column = _label_column(columns)
@@ -135,6 +146,139 @@ def read_parquet_labels(
         record["label"] = record.pop(label_column) if label_column != "label" else record["label"]
         records.append((i + 1, record))
     return _finish_records(records, problems, "parquet", wanted, task, known_ids)
+
+
+# --------------------------------------------------------------------------------------------
+# The common case in one vectorised pass: single class names, every row valid. Anything else
+# (or any problem) returns None and the file is read row by row, which names each problem, so
+# both paths give the same table or the same error.
+
+
+def _fast_csv(
+    data: bytes,
+    label: str,
+    classes: tuple[str, ...] | None,
+    task: str | None,
+    known_ids: Collection[str] | None,
+) -> LabelSet | None:
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    first = data.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        header = next(csv.reader([first.decode("utf-8")], strict=True))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    if len(set(header)) != len(header) or any(h != h.strip() or not h for h in header):
+        return None
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.column_names != header:
+        return None
+    return _fast_table(table, label, "csv", classes, task, known_ids)
+
+
+def _fast_table(
+    table: pa.Table,
+    label: str,
+    fmt: str,
+    classes: tuple[str, ...] | None,
+    task: str | None,
+    known_ids: Collection[str] | None,
+) -> LabelSet | None:
+    names = table.column_names
+    if task not in (None, "classification") or table.num_rows == 0:
+        return None
+    if _ID not in names or _label_column(names) not in names:
+        return None
+    ids = _clean_text(table.column(_ID))
+    labels = _clean_text(table.column(_label_column(names)))
+    if ids is None or labels is None:
+        return None
+    if (
+        pc.any(pc.match_substring(labels, "|")).as_py()
+        or pc.any(pc.starts_with(labels, "[")).as_py()
+    ):
+        return None  # multi-label or boxes
+    if pc.count_distinct(ids).as_py() != len(ids):
+        return None  # duplicates: the row path names them
+    if classes is not None and not pc.all(pc.is_in(labels, pa.array(classes))).as_py():
+        return None
+    if known_ids is not None:
+        known = pa.array(list(known_ids), type=pa.string())
+        if not pc.all(pc.is_in(ids, known)).as_py():
+            return None
+    by: list[str | None] = [None] * len(ids)
+    if "labeled_by" in names:
+        column = table.column("labeled_by")
+        if not _is_text(column.type):
+            return None
+        trimmed = pc.utf8_trim_whitespace(column).to_pylist()
+        by = [v if v else None for v in trimmed]
+    at: list[datetime | None] = [None] * len(ids)
+    if "labeled_at" in names:
+        times = _times(table.column("labeled_at"))
+        if times is None:
+            return None
+        at = times
+    id_list = ids.to_pylist()
+    label_list = labels.to_pylist()
+    used = classes if classes is not None else tuple(sorted(set(label_list)))
+    frame = pd.DataFrame(
+        {
+            "data_row_id": pd.Series(id_list, dtype=object),
+            "label": pd.Series(label_list, dtype=object),
+            "labeled_by": pd.Series(by, dtype=object),
+            "labeled_at": pd.Series(at, dtype=object),
+            "source": pd.Series([label] * len(id_list), dtype=object),
+            "source_row": pd.Series(range(1, len(id_list) + 1), dtype="int64"),
+        }
+    )
+    return LabelSet(frame=frame, task="classification", format=fmt, source=label, classes=used)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _clean_text(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """A string column with no null, empty or padded value, else None."""
+    if not _is_text(column.type) or column.null_count:
+        return None
+    if not pc.all(pc.equal(pc.utf8_trim_whitespace(column), column)).as_py():
+        return None
+    if pc.any(pc.equal(pc.utf8_length(column), 0)).as_py():
+        return None
+    return column
+
+
+def _times(column: pa.ChunkedArray) -> list[datetime | None] | None:
+    """``labeled_at`` as UTC datetimes (None where empty), or None if any value is not a time.
+
+    Each distinct value is parsed once (a batch's labels share few times; Arrow's per-element
+    conversion of time-zone-aware timestamps is slow).
+    """
+    if not (pa.types.is_timestamp(column.type) or _is_text(column.type)):
+        return None
+    encoded = column.combine_chunks().dictionary_encode()
+    parsed: list[datetime | None] = []
+    for value in encoded.dictionary.to_pylist():
+        moment, why = parse_time(value)
+        if why is not None:
+            return None
+        parsed.append(moment)
+    parsed.append(None)  # where the value is null
+    indices = pc.fill_null(encoded.indices, len(parsed) - 1).to_numpy(zero_copy_only=False)
+    lookup = np.asarray(parsed, dtype=object)
+    result: list[datetime | None] = lookup[indices].tolist()
+    return result
 
 
 def _label_column(columns: Sequence[str]) -> str:
