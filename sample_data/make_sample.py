@@ -13,6 +13,8 @@ What it writes under ``<out>/mnist/`` (see ``sample_data/README.md`` for the det
 - ``run_001/``: a logistic regression trained on the seed set, predicting the rest (the pool).
 - ``run_002/``: the next iteration: retrained after labeling run 1's least confident rows,
   predicting what is left of the pool.
+- ``batch_001_ids.txt`` and ``batch_001_labels.csv``: those rows (run 1's first batch) and their
+  true labels, as a labels file the dashboard and ``labelnext labels import`` read.
 
 Every random step takes a seed derived from :data:`SEED`; rerunning gives byte-identical files
 on the same platform. Rebuild with::
@@ -56,6 +58,10 @@ N_SEED = 125
 """Labeled seed set for run 1: 2.5% of the 5,000 digits."""
 N_QUERY = 300
 """Rows of run 1's pool labeled (least confidence first) before training run 2."""
+BATCH_LABELED_BY = "mnist-ground-truth"
+BATCH_LABELED_AT = "2026-11-26T15:00:00+00:00"
+"""Who and when the shipped labels file says labeled run 1's batch: MNIST's own labels, at a
+fixed time between run 1 and run 2 (so rebuilds are identical)."""
 EMBEDDING_DIM = 16
 INK_THRESHOLD = 128
 """A pixel at or above this gray level (0-255) counts as ink."""
@@ -299,6 +305,27 @@ def write_ids(path: Path, ids: Sequence[str]) -> None:
     write_text(path, "".join(f"{i}\n" for i in ids))
 
 
+def write_batch_labels(root: Path, digits: Digits, queried: NDArray[np.int64]) -> None:
+    """Ship run 1's first batch and its labels, so the demo can import them and open run 2.
+
+    ``batch_001_ids.txt`` holds the ids a user gets by submitting run 1's top 300 under least
+    confidence with no exclusions (least confident first); ``batch_001_labels.csv`` their true
+    MNIST labels in labelnext's label-file format (``data_row_id,label,labeled_by,labeled_at``),
+    the labels run 2 was trained with.
+    """
+    ids = list(digits.ids[queried])
+    write_ids(root / "batch_001_ids.txt", ids)
+    labels = pd.DataFrame(
+        {
+            "data_row_id": ids,
+            "label": digits.labels[queried].astype(str),
+            "labeled_by": BATCH_LABELED_BY,
+            "labeled_at": BATCH_LABELED_AT,
+        }
+    )
+    write_text(root / "batch_001_labels.csv", labels.to_csv(index=False, lineterminator="\n"))
+
+
 @dataclass(frozen=True)
 class MnistBuild:
     """What the MNIST build leaves for the detection and multi-label samples."""
@@ -366,6 +393,7 @@ def build_mnist(out_dir: Path, *, write_images: bool = True) -> MnistBuild:
             # The next iteration: label the previous run's least confident rows, retrain.
             queried = pool[least_confident(probabilities, digits.ids[pool], N_QUERY)]
             write_ids(folder / "queried_ids.txt", list(digits.ids[queried]))
+            write_batch_labels(root, digits, queried)
             labeled = np.sort(np.concatenate([labeled, queried]))
             pool = np.setdiff1d(np.arange(n), labeled)
         model = train_classifier(features[labeled], digits.labels[labeled])

@@ -102,6 +102,28 @@ def test_runs_follow_one_labeling_iteration(ground_truth) -> None:
     assert confidence[queried].max() <= confidence.drop(queried).min()
 
 
+def test_shipped_batch_is_run_1s_top_300_under_least_confidence(ground_truth) -> None:
+    """Submitting run 1's top 300 (least confidence, no exclusions) gives exactly the shipped
+    batch, whose labels are the true ones that run 2 was trained with."""
+    from labelnext import load_run, ranked
+
+    shipped = read_ids(MNIST / "batch_001_ids.txt")
+    top = ranked(load_run(MNIST / "run_001"), "least_confidence", k=300)
+    assert len(shipped) == 300 and set(shipped) == set(top["data_row_id"])
+    # The script sorts by the top probability, labelnext by 1 - p1 in float32, where two of
+    # these rows tie: the order may differ within that tie, never the set.
+    assert shipped == read_ids(MNIST / "run_002" / "queried_ids.txt")
+
+    labels = pd.read_csv(MNIST / "batch_001_labels.csv", dtype=str)
+    assert list(labels.columns) == ["data_row_id", "label", "labeled_by", "labeled_at"]
+    assert labels["data_row_id"].tolist() == shipped
+    truth = ground_truth.set_index("data_row_id")["label"]
+    assert labels["label"].tolist() == truth[shipped].tolist()
+    run_2_training = set(read_ids(MNIST / "run_002" / "labeled_ids.txt"))
+    assert set(shipped) <= run_2_training
+    assert not set(shipped) & set(read_run(MNIST / "run_002")[1]["data_row_id"])
+
+
 def read_json(path: Path) -> object:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -166,7 +188,13 @@ def test_rebuild_gives_the_shipped_predictions(tmp_path: Path) -> None:
         assert (MNIST / run / "run.json").read_bytes() == (
             tmp_path / "mnist" / run / "run.json"
         ).read_bytes()
-    for name in ("ground_truth.csv", "seed_ids.txt", "run_002/queried_ids.txt"):
+    for name in (
+        "ground_truth.csv",
+        "seed_ids.txt",
+        "run_002/queried_ids.txt",
+        "batch_001_ids.txt",
+        "batch_001_labels.csv",
+    ):
         assert (MNIST / name).read_bytes() == (tmp_path / "mnist" / name).read_bytes()
 
     shipped_results = read_json(DETECT / "results.json")

@@ -17,6 +17,8 @@ __all__ = [
     "BatchConflictError",
     "BatchInputError",
     "EmptyPoolError",
+    "FileProblemsError",
+    "LabelFileError",
     "LabelnextError",
     "LedgerError",
     "NothingToSubmitError",
@@ -56,20 +58,36 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-class RunValidationError(LabelnextError, ValueError):
-    """A model run file (or run folder) is malformed. Nothing of it was loaded.
+class FileProblemsError(LabelnextError, ValueError):
+    """An input file is malformed; nothing of it was read.
 
-    ``problems`` lists what was found, up to a limit; ``truncated`` says whether more exist.
+    ``problems`` lists what was found, up to a limit, each naming the file, the 1-based row or
+    line and the field; ``truncated`` says whether more exist.
     """
+
+    #: What the message calls the file ("model run", "labels file").
+    what = "input file"
 
     def __init__(self, problems: list[Problem], *, truncated: bool = False) -> None:
         if not problems:
-            raise ValueError("RunValidationError needs at least one problem")
+            raise ValueError(f"{type(self).__name__} needs at least one problem")
         self.problems = list(problems)
         self.truncated = truncated
         head = f"{len(self.problems)} problem(s)" + (" (more not shown)" if truncated else "")
-        lines = [f"Invalid model run: {head}:"] + [f"  - {p}" for p in self.problems]
+        lines = [f"Invalid {self.what}: {head}:"] + [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))
+
+
+class RunValidationError(FileProblemsError):
+    """A model run file (or run folder) is malformed. Nothing of it was loaded."""
+
+    what = "model run"
+
+
+class LabelFileError(FileProblemsError):
+    """A labels file (labeling results coming back) is malformed. Nothing of it was read."""
+
+    what = "labels file"
 
 
 class ProblemLog:
@@ -86,6 +104,10 @@ class ProblemLog:
         Problems kept; past it ``truncated`` is set and further problems are dropped.
     offset : int, default 0
         Rows before this part of the file (a file read in batches numbers rows from its start).
+    error : type, default RunValidationError
+        The error raised (:class:`LabelFileError` for a labels file).
+    by_row : bool, default False
+        Raise the problems ordered by row (file-wide ones first) instead of as found.
 
     Examples
     --------
@@ -95,10 +117,20 @@ class ProblemLog:
     "runs.csv, row 3, field 'prob_cat': NaN value"
     """
 
-    def __init__(self, file: str, limit: int = 50, offset: int = 0) -> None:
+    def __init__(
+        self,
+        file: str,
+        limit: int = 50,
+        offset: int = 0,
+        *,
+        error: type[FileProblemsError] = RunValidationError,
+        by_row: bool = False,
+    ) -> None:
         self.file = file
         self.limit = limit
         self.offset = offset
+        self.error = error
+        self.by_row = by_row
         self.items: list[Problem] = []
         self.truncated = False
 
@@ -121,14 +153,21 @@ class ProblemLog:
             self.add(int(r) + 1, field, message)
 
     def raise_if_any(self) -> None:
-        """Raise every problem collected so far as one :class:`RunValidationError`."""
+        """Raise every problem collected so far as one error (``error``, by default a
+        :class:`RunValidationError`)."""
         if self.items:
-            raise RunValidationError(self.items, truncated=self.truncated)
+            raise self._error()
 
-    def fail(self, row: int | None, field: str | None, message: str) -> RunValidationError:
+    def fail(self, row: int | None, field: str | None, message: str) -> FileProblemsError:
         """Add a problem and return the error to raise (``raise log.fail(...)``)."""
         self.add(row, field, message)
-        return RunValidationError(self.items, truncated=self.truncated)
+        return self._error()
+
+    def _error(self) -> FileProblemsError:
+        items = self.items
+        if self.by_row:  # file-wide problems first, then by row: the order a reader goes
+            items = sorted(items, key=lambda p: -1 if p.row is None else p.row)
+        return self.error(items, truncated=self.truncated)
 
 
 def refuse(file: str, field: str | None, message: str) -> RunValidationError:

@@ -46,7 +46,7 @@ from labelnext.readers.source import (
 )
 from labelnext.runs import ModelRun
 
-__all__ = ["find_coco_pair", "looks_like_coco_json", "read_coco"]
+__all__ = ["find_coco_pair", "id_name_pairs", "looks_like_coco_json", "read_coco"]
 
 _PEEK_BYTES = 4096
 
@@ -223,16 +223,21 @@ def _read_coco_file(
             problems.add(None, key, f"a COCO file needs a '{key}' array")
     if problems.items:
         return [], []
-    images = _id_name_pairs(coco["images"], "images", "file_name", problems)
-    categories = _id_name_pairs(coco["categories"], "categories", "name", problems)
+    images = id_name_pairs(coco["images"], "images", "file_name", problems)
+    categories = id_name_pairs(coco["categories"], "categories", "name", problems)
     if not categories and not problems.items:
         problems.add(None, "categories", "the COCO file names no categories")
     return images, sorted(categories)
 
 
-def _id_name_pairs(
+def id_name_pairs(
     entries: list[Any], array: str, name_key: str, problems: ProblemLog
 ) -> list[tuple[int, str]]:
+    """(id, name) of a COCO ``images`` or ``categories`` array, each fault named by row and field.
+
+    Ids must be integers and names non-empty strings (a category's integer name is taken as
+    text); neither may repeat.
+    """
     pairs: list[tuple[int, str]] = []
     first_id: dict[int, int] = {}
     first_name: dict[str, int] = {}
