@@ -21,7 +21,7 @@ from labelnext.idfiles import parse_id_lines
 from labelnext.runs import ModelRun
 from labelnext.scoring import Scoring
 
-from . import cache, runs, scoring_state, session
+from . import cache, runs, safe_text, scoring_state, session
 
 if TYPE_CHECKING:
     from labelnext.ledger import Ledger
@@ -107,7 +107,7 @@ def submit(run_key: str, scoring: Scoring) -> None:
     project = destination_project()
     problems = _problems(run, run_key, user, project)
     if problems or run is None:
-        ss[RESULT] = ("error", "Not submitted: " + "; ".join(problems) + ".")
+        ss[RESULT] = ("error", "**Not submitted:** " + "; ".join(problems) + ".")
         return
     rows = views.selection_frame(
         run,
@@ -135,10 +135,13 @@ def submit(run_key: str, scoring: Scoring) -> None:
         cache.forget_excluded_ids()  # the conflict means the cached exclusions were stale
         return
     except LabelnextError as exc:
-        ss[RESULT] = ("error", str(exc))
+        ss[RESULT] = ("error", "**Not submitted:**\n\n" + safe_text.block(exc))
         return
     cache.forget_excluded_ids()
-    text = f"Batch #{result.batch_id} stored in project “{project}” with {result.n_rows:,} rows."
+    text = (
+        f"Batch #{result.batch_id} stored in project “{safe_text.md(project)}” with "
+        f"{result.n_rows:,} rows."
+    )
     if result.skipped:
         text += f" Left out {len(result.skipped):,} row(s) already in an open batch."
     if not result.created:
@@ -168,7 +171,7 @@ def mark_labeled(batch_id: int) -> None:
     try:
         n = cache.ledger().mark_labeled(batch_id, rows)
     except LabelnextError as exc:
-        st.session_state[STATUS_RESULT] = ("error", str(exc))
+        st.session_state[STATUS_RESULT] = ("error", safe_text.block(exc))
         return
     cache.forget_excluded_ids()
     st.session_state[ROWS] = ""
@@ -185,7 +188,7 @@ def cancel(batch_id: int) -> None:
     try:
         n = cache.ledger().cancel(batch_id)
     except LabelnextError as exc:
-        st.session_state[STATUS_RESULT] = ("error", str(exc))
+        st.session_state[STATUS_RESULT] = ("error", safe_text.block(exc))
         return
     cache.forget_excluded_ids()
     st.session_state[STATUS_RESULT] = (

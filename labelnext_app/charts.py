@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from . import safe_text
+
 POOL_COLOR = "#9aa5b1"
 SELECTION_COLOR = "#1d4ed8"
 THRESHOLD_COLOR = "#dc2626"
@@ -45,7 +47,8 @@ def confidence_histogram(confidence: np.ndarray, *, strategy: str, bins: int = 4
         )
     )
     fig.update_xaxes(range=[0, 1])
-    return _layout(fig, height=320, x_title=f"confidence = 1 − score ({strategy})", y_title="rows")
+    title = f"confidence = 1 − score ({safe_text.plotly(strategy)})"
+    return _layout(fig, height=320, x_title=title, y_title="rows")
 
 
 def selection_histogram(
@@ -79,18 +82,43 @@ def selection_histogram(
     return _layout(fig, height=320, x_title="confidence", y_title="% of rows")
 
 
+#: Class charts show at most this many classes; the rest are summed into one "other" bar, so a
+#: run with 10,000 classes draws as quickly as one with ten.
+MAX_CLASS_BARS = 30
+
+
 def class_distribution(
-    classes: Sequence[str], pool_labels: np.ndarray, selected_labels: np.ndarray
+    classes: Sequence[str],
+    pool_labels: np.ndarray,
+    selected_labels: np.ndarray,
+    *,
+    max_bars: int = MAX_CLASS_BARS,
 ) -> go.Figure:
-    """Predicted-class shares of the selection next to the pool's."""
+    """Predicted-class shares of the selection next to the pool's.
+
+    With more than ``max_bars`` classes, the classes most present in the selection (then the
+    pool) get a bar each and the rest one ``other (n classes)`` bar.
+    """
     names = list(classes)
     pool = pd.Series(pool_labels).value_counts(normalize=True).reindex(names, fill_value=0)
     sel = pd.Series(selected_labels).value_counts(normalize=True).reindex(names, fill_value=0)
+    if len(names) > max_bars:
+        keep = (
+            pd.DataFrame({"sel": sel, "pool": pool})
+            .sort_values(["sel", "pool"], ascending=False, kind="stable")
+            .index[: max_bars - 1]
+        )
+        rest = [n for n in names if n not in set(keep)]
+        other = f"other ({len(rest):,} classes)"
+        pool = pd.concat([pool[keep], pd.Series({other: pool[rest].sum()})])
+        sel = pd.concat([sel[keep], pd.Series({other: sel[rest].sum()})])
+        names = [*map(str, keep), other]
+    shown = [safe_text.plotly(n) for n in names]
     fig = go.Figure(
         [
-            go.Bar(x=list(classes), y=100 * pool.to_numpy(), name="pool", marker_color=POOL_COLOR),
+            go.Bar(x=shown, y=100 * pool.to_numpy(), name="pool", marker_color=POOL_COLOR),
             go.Bar(
-                x=list(classes),
+                x=shown,
                 y=100 * sel.to_numpy(),
                 name="selection",
                 marker_color=SELECTION_COLOR,
@@ -109,7 +137,7 @@ def class_probabilities(classes: Sequence[str], probs: np.ndarray, *, top: int =
     fig = go.Figure(
         go.Bar(
             x=probs[idx],
-            y=[str(classes[i]) for i in idx],
+            y=[safe_text.plotly(classes[i]) for i in idx],
             orientation="h",
             marker_color=[SELECTION_COLOR if i == idx[-1] else POOL_COLOR for i in idx],
             text=[f"{probs[i]:.2f}" for i in idx],
@@ -131,7 +159,10 @@ def multilabel_probabilities(
     stay in their own order so two rows can be compared at a glance.
     """
     probs = np.asarray(probs, dtype=float)
-    names = [str(c) for c in classes]
+    names = [safe_text.plotly(c) for c in classes]
+    if len(names) > MAX_CLASS_BARS:  # the most probable classes, in their own order
+        keep = np.sort(np.argsort(-probs, kind="stable")[:MAX_CLASS_BARS])
+        names, probs = [names[i] for i in keep], probs[keep]
     present = probs >= threshold
     fig = go.Figure(
         go.Bar(
@@ -175,7 +206,7 @@ def ensemble_spread(classes: Sequence[str], samples: np.ndarray, *, top: int = 1
     t = np.asarray(samples, dtype=float)
     mean, low, high = t.mean(axis=0), t.min(axis=0), t.max(axis=0)
     idx = np.argsort(-mean, kind="stable")[:top][::-1]
-    names = [str(classes[i]) for i in idx]
+    names = [safe_text.plotly(classes[i]) for i in idx]
     fig = go.Figure(
         [
             go.Bar(

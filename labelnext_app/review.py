@@ -7,13 +7,14 @@ are listed in :data:`PERSISTENT_WIDGET_KEYS` and kept alive by :func:`keep_widge
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from labelnext import thumbnails
-from labelnext.errors import LabelnextError
+from labelnext.errors import LabelnextError, LedgerError
 from labelnext.overlay import BoxSet
 from labelnext.runs import ModelRun
 from labelnext.select import Filter
@@ -24,10 +25,11 @@ __all__ = [
     "DETECTION_THUMB_SIZE",
     "PERSISTENT_WIDGET_KEYS",
     "THUMB_SIZE",
+    "Queue",
     "boxes_of",
     "excluded_ids",
     "keep_widget_state",
-    "project_choices",
+    "queue",
     "queue_project",
     "review_filter",
     "thumb_for",
@@ -61,49 +63,62 @@ def keep_widget_state() -> None:
             ss[key] = ss[key]
 
 
-def queue_project() -> str | None:
-    """The project the next batch is for: the session's choice, else the last one used.
+@dataclass(frozen=True)
+class Queue:
+    """What the ledger says about the project the next batch is for.
 
-    None before the ledger holds any batch (or when it cannot be reached).
+    ``unavailable`` is None when the ledger answered; otherwise it says why it did not, and
+    ``excluded`` is empty because nobody knows which rows are queued. Pages must then say so
+    and never present the rows as free.
     """
+
+    project: str | None
+    projects: tuple[str, ...]
+    excluded: frozenset[str]
+    unavailable: str | None = None
+
+
+def queue() -> Queue:
+    """The project the next batch is for (the session's choice, else the last one used), every
+    project, and the rows queued or labeled in the chosen one."""
     chosen = session.project()
-    if chosen is not None:
-        return chosen
     try:
-        return cache.projects()[1]
-    except LabelnextError:
-        return None
+        names, last = cache.projects()
+        project = chosen or last
+        excluded = cache.excluded_ids(project) if project is not None else frozenset()
+    except LedgerError as exc:
+        return Queue(chosen, (), frozenset(), str(exc))
+    listed = tuple(names) + ((project,) if project is not None and project not in names else ())
+    return Queue(project, listed, excluded)
 
 
-def project_choices() -> tuple[list[str], str | None]:
-    """The projects Review can hide the queue of, and the one chosen (None: no project yet)."""
-    project = queue_project()
-    try:
-        names = list(cache.projects()[0])
-    except LabelnextError:
-        names = []
-    if project is not None and project not in names:
-        names.append(project)
-    return names, project
+def queue_project() -> str | None:
+    """The project the next batch is for, or None before any batch exists."""
+    return queue().project
 
 
 def excluded_ids() -> frozenset[str]:
-    """Rows queued or labeled in the project the next batch is for (empty before one exists).
+    """Rows queued or labeled in the project the next batch is for.
 
-    Empty when the ledger is unreachable (the Batch page says so, and the ledger's unique index
-    still refuses a row queued twice).
+    Raises
+    ------
+    LedgerError
+        When the ledger cannot be read: the rows' status is unknown, not "free".
     """
-    project = queue_project()
-    if project is None:
-        return frozenset()
-    try:
-        return cache.excluded_ids(project)
-    except LabelnextError:
-        return frozenset()
+    state = queue()
+    if state.unavailable is not None:
+        raise LedgerError(state.unavailable)
+    return state.excluded
 
 
 def review_filter(run: ModelRun) -> Filter:
-    """The Filter the Review widgets describe (read from session state, defaults if unset)."""
+    """The Filter the Review widgets describe (read from session state, defaults if unset).
+
+    Raises
+    ------
+    LedgerError
+        When "hide rows in a batch" is on and the ledger cannot be read.
+    """
     ss = st.session_state
     classes = tuple(c for c in ss.get("review_classes", ()) if c in run.classes)
     low, high = ss.get("review_conf", (0.0, 1.0))

@@ -19,7 +19,7 @@ from labelnext.runs import ModelRun
 from labelnext.scoring import Scoring, scores_for_row, supported_strategies
 from labelnext.uncertainty import AGGREGATIONS
 
-from . import cache
+from . import cache, safe_text
 from .session import SCORING
 
 __all__ = [
@@ -97,8 +97,10 @@ def set_scoring(scoring: Scoring) -> None:
 
 
 def describe_scoring(run: ModelRun | None, scoring: Scoring) -> str:
-    """How the scoring reads to people, e.g. ``margin`` or ``least_confidence, mean over boxes``."""
-    return scoring.describe(run.task if run is not None else "classification")
+    """How the scoring reads to people, as Markdown: e.g. ``margin`` or ``least_confidence, mean
+    over boxes``; chosen class names (from the run's file) are shown as text."""
+    shown = dataclasses.replace(scoring, classes=tuple(safe_text.md(c) for c in scoring.classes))
+    return shown.describe(run.task if run is not None else "classification")
 
 
 def scoring_key(scoring: Scoring) -> str:

@@ -9,10 +9,10 @@ from typing import Any
 
 import streamlit as st
 
-from labelnext.errors import LabelnextError, RunValidationError
+from labelnext.errors import FileProblemsError, LabelnextError
 from labelnext.runs import ModelRun
 
-from . import runs, scoring_state, session
+from . import runs, safe_text, scoring_state, session
 
 STRATEGY_LABELS = {
     "least_confidence": "Least confidence",
@@ -107,16 +107,32 @@ def highlight_cards(ids: Iterable[str]) -> None:
     )
 
 
-def show_error(exc: LabelnextError, *, prefix: str = "") -> None:
-    """Show a library error in its own words (a validation error as a list of problems)."""
-    if isinstance(exc, RunValidationError):
-        head = f"{prefix}{len(exc.problems)} problem(s) in the model run"
+def show_error(exc: LabelnextError | str, *, prefix: str = "") -> None:
+    """Show a library error in its own words, exactly as written (it quotes file contents).
+
+    A validation error shows its problems one per line; every message is shown as text (a code
+    block inside the error box), never rendered as Markdown. ``prefix`` is ours (Markdown).
+    """
+    if isinstance(exc, FileProblemsError):
+        head = f"{prefix}{len(exc.problems)} problem(s) in the {exc.what}"
         if exc.truncated:
             head += " (more not shown)"
-        lines = "\n".join(f"- {problem}" for problem in exc.problems)
-        st.error(f"**{head}:**\n\n{lines}", icon=":material/error:")
+        lines = "\n".join(str(problem) for problem in exc.problems)
+        st.error(f"**{head}:**\n\n{safe_text.block(lines)}", icon=":material/error:")
     else:
-        st.error(f"{prefix}{exc}", icon=":material/error:")
+        st.error(f"{prefix}\n\n{safe_text.block(exc)}", icon=":material/error:")
+
+
+def show_outcome(outcome: tuple[str, str] | None) -> None:
+    """Show an action's ``(kind, markdown)`` outcome: ``success``, ``error`` or ``info``.
+
+    The markdown is ours, built with :func:`labelnext_app.safe_text.md` around every value that
+    came from a file, the ledger or a user.
+    """
+    if outcome is None:
+        return
+    kind, text = outcome
+    {"success": st.success, "info": st.info}.get(kind, st.error)(text)
 
 
 def _set_scoring(field: str, widget: str, convert: Callable[[Any], Any]) -> None:
@@ -206,12 +222,15 @@ def sidebar(run: ModelRun | None) -> None:
         st.markdown("### labelnext")
         if run is None:
             if ss.get("run_error"):
-                st.error(f"Could not open {runs.run_label(ss.get(session.RUN_KEY))}.")
+                label = runs.run_label(ss.get(session.RUN_KEY))
+                st.error(f"Could not open {safe_text.md(label)}.")
             st.caption("No run open — choose one on Home.")
         else:
-            st.markdown(f"**Run** · {run.name}")
+            st.markdown(f"**Run** · {safe_text.md(run.name)}")
             details = " · ".join(
-                x for x in (run.model, f"v{run.version}" if run.version else None) if x
+                safe_text.md(x)
+                for x in (run.model, f"v{run.version}" if run.version else None)
+                if x
             )
             st.caption(
                 f"{details + ' · ' if details else ''}{run.n_rows:,} rows · "
@@ -231,7 +250,7 @@ def sidebar(run: ModelRun | None) -> None:
         user = session.signed_in_user()
         if user:
             ss[session.USER] = user
-            st.caption(f"Signed in as **{user}**")
+            st.caption(f"Signed in as {safe_text.md(user)}")
         else:
             ss["sidebar_user"] = ss.get(session.USER, "")
             st.text_input(

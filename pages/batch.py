@@ -8,7 +8,17 @@ import streamlit as st
 from labelnext import export
 from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.ledger import HISTORY_COLUMNS
-from labelnext_app import batch_actions, cache, charts, review, runs, scoring_state, session, ui
+from labelnext_app import (
+    batch_actions,
+    cache,
+    charts,
+    review,
+    runs,
+    safe_text,
+    scoring_state,
+    session,
+    ui,
+)
 
 ui.ensure_entry_point()
 
@@ -32,17 +42,23 @@ scoring = scoring_state.current_scoring(run)
 scores = scoring_state.run_scores(run, scoring)
 confidence = 1.0 - scores
 chosen = session.selection()
-in_run = np.isin(run.ids, list(chosen)) if chosen else np.zeros(run.n_rows, dtype=bool)
-excluded = review.excluded_ids()
-pool = ~np.isin(run.ids, list(excluded)) if excluded else np.ones(run.n_rows, dtype=bool)
+# hash lookups of the ids, not np.isin over object arrays (136 s at 100,000 selected rows)
+in_run = np.zeros(run.n_rows, dtype=bool)
+in_run[run.positions(chosen)] = True
+queue = review.queue()
+pool = np.ones(run.n_rows, dtype=bool)
+pool[run.positions(queue.excluded)] = False
+if queue.unavailable is not None:
+    ui.show_error(
+        queue.unavailable,
+        prefix="**The ledger cannot be read**: nothing can be submitted, marked or cancelled "
+        "until it answers, and the pool below may hold rows already in a batch.",
+    )
 
-result = ss.get(batch_actions.RESULT)
-if result is not None:
-    kind, text = result
-    (st.success if kind == "success" else st.error)(text)
+ui.show_outcome(ss.get(batch_actions.RESULT))
 conflict = ss.get(batch_actions.CONFLICT)
 if isinstance(conflict, BatchConflictError):
-    st.error(str(conflict), icon=":material/block:")
+    ui.show_error(conflict, prefix="**Not submitted:**")
     conflicts = [
         {"data_row_id": rid, "open batch": batch}
         for rid, batch in sorted(conflict.conflicts.items())
@@ -178,8 +194,8 @@ with st.container(border=True, key="batch_downloads"):
     )
     info = ledger.batch(pick)
     e2.markdown(
-        f"**Batch #{pick} · {info.name}** — {info.n_rows:,} rows for project “{info.project}”, "
-        f"priority {info.priority}, {info.status}"
+        f"**Batch #{pick} ·** {safe_text.md(info.name)} — {info.n_rows:,} rows for project "
+        f"“{safe_text.md(info.project)}”, priority {info.priority}, {info.status}"
     )
     buttons = st.container(horizontal=True)
     for fmt, label in EXPORT_FORMATS.items():
@@ -194,7 +210,7 @@ with st.container(border=True, key="batch_downloads"):
             on_click=ledger.mark_exported,
             args=(pick,),
             icon=":material/download:",
-            help=f"Download batch #{pick} ({info.name}) as {label}",
+            help=f"Download batch #{pick} ({safe_text.md(info.name)}) as {label}",
         )
 
 # -- status: what the labeling team reports back -----------------------------------------------
@@ -226,7 +242,4 @@ with st.container(border=True, key="batch_status"):
         icon=":material/cancel:",
         help="Frees the batch's open rows so they can be queued again.",
     )
-    outcome = ss.pop(batch_actions.STATUS_RESULT, None)
-    if outcome is not None:
-        kind, text = outcome
-        (st.success if kind == "success" else st.error)(text)
+    ui.show_outcome(ss.pop(batch_actions.STATUS_RESULT, None))

@@ -15,8 +15,9 @@ import streamlit as st
 
 from labelnext import thumbnails
 from labelnext import view as views
-from labelnext.errors import LabelnextError
-from labelnext_app import charts, review, runs, scoring_state, session, ui
+from labelnext.errors import LabelnextError, LedgerError
+from labelnext.select import Filter
+from labelnext_app import charts, review, runs, safe_text, scoring_state, session, ui
 from labelnext_app import detail_actions as actions
 
 ui.ensure_entry_point()
@@ -41,13 +42,22 @@ if run is None:
 
 scoring = scoring_state.current_scoring(run)
 scores = scoring_state.run_scores(run, scoring)
+queue_unknown: LedgerError | None = None
 try:
-    view = views.build_view(
-        run, scores, review.review_filter(run), full_order=scoring_state.run_order(run, scoring)
-    )
+    flt = review.review_filter(run)
+except LedgerError as exc:  # the queue is unknown: no Review order to step through
+    queue_unknown, flt = exc, Filter()
+try:
+    view = views.build_view(run, scores, flt, full_order=scoring_state.run_order(run, scoring))
 except LabelnextError as exc:
     ui.show_error(exc)
     st.stop()
+if queue_unknown is not None:
+    ui.show_error(
+        queue_unknown,
+        prefix="**The ledger cannot be read**: whether this row is already in a batch is "
+        "unknown, and previous/next are off until it answers.",
+    )
 
 row_id = st.query_params.get("row") or ss.get("detail_last_row")
 if not row_id:
@@ -67,11 +77,11 @@ if st.query_params.get("row") != row_id:
 label = str(run.predicted_labels[row])
 conf = float(1.0 - scores[row])
 position = view.row_position(row)
-prev_id, next_id = view.neighbours(row_id)
+prev_id, next_id = view.neighbours(row_id) if queue_unknown is None else (None, None)
 selected = row_id in session.selection()
 
 top = st.columns([6, 1.3, 1.3, 1.6, 1.6], vertical_alignment="center")
-top[0].title(f"Row {row_id}")
+top[0].title(f"Row {safe_text.md(row_id)}")
 top[1].button(
     "← Previous",
     key="detail_prev",
@@ -106,7 +116,7 @@ where = (
     if position is not None
     else "not in the current view (filtered out or already in a batch)"
 )
-st.caption(f"{run.name} · {where} · {'selected' if selected else 'not selected'}")
+st.caption(f"{safe_text.md(run.name)} · {where} · {'selected' if selected else 'not selected'}")
 
 boxes = review.boxes_of(run, row)
 ss.setdefault("detail_box_threshold", DEFAULT_BOX_THRESHOLD)
@@ -116,7 +126,7 @@ with left:
         location = run.image_location(row)
     except LabelnextError as exc:
         location = None
-        st.warning(str(exc))
+        st.warning(safe_text.md(str(exc)))
     threshold = 0.0
     if boxes is not None:
         threshold = float(
@@ -134,7 +144,11 @@ with left:
         picture = thumbnails.detail_image(
             location, label=label, confidence=conf, size=448, boxes=boxes, threshold=threshold
         )
-    st.image(picture, width=448, caption=Path(str(location)).name if location else "no image")
+    st.image(
+        picture,
+        width=448,
+        caption=safe_text.md(Path(str(location)).name) if location else "no image",
+    )
     if len(run.metadata.columns):
         st.markdown("**Metadata**")
         values = run.metadata.iloc[row]
@@ -148,7 +162,7 @@ with left:
 
 with right:
     c1, c2 = st.columns(2)
-    c1.metric("Predicted", label)
+    c1.metric("Predicted", safe_text.md(label))
     c2.metric("Confidence", f"{conf:.3f}")
     if boxes is not None:
         table = views.box_table(run, row, scoring, threshold=threshold)
@@ -185,7 +199,8 @@ with right:
             },
         )
         st.caption(
-            f"Image score = {scoring_state.describe_scoring(run, scoring)} = {scores[row]:.3f} "
+            f"Image score = {scoring_state.describe_scoring(run, scoring)} = "
+            f"{scores[row]:.3f} "
             "(x, y = top-left corner, in image pixels)."
         )
     elif run.task == "multilabel" and run.probabilities is not None:
@@ -193,7 +208,7 @@ with right:
         present = [str(c) for c, p in zip(run.classes, probs, strict=True) if p >= run.threshold]
         st.markdown(
             f"**Predicted classes** (probability ≥ {run.threshold:.2f}): "
-            + (", ".join(present) if present else "none")
+            + (", ".join(safe_text.md(c) for c in present) if present else "none")
         )
         st.plotly_chart(
             charts.multilabel_probabilities(run.classes, probs, threshold=run.threshold),
@@ -212,7 +227,8 @@ with right:
         votes = np.bincount(members.argmax(axis=1), minlength=len(run.classes))
         st.markdown(
             f"**Ensemble spread** — {members.shape[0]} members; "
-            f"{int(votes.max())} of {members.shape[0]} vote for {run.classes[int(votes.argmax())]}"
+            f"{int(votes.max())} of {members.shape[0]} vote for "
+            f"{safe_text.md(run.classes[int(votes.argmax())])}"
         )
         st.plotly_chart(
             charts.ensemble_spread(run.classes, members, top=10),

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from labelnext.config import settings
 from labelnext.errors import LabelnextError
 from labelnext.paths import allowed_roots
-from labelnext_app import catalogue, charts, home_actions, review, runs, scoring_state, session, ui
+from labelnext_app import (
+    catalogue,
+    charts,
+    home_actions,
+    review,
+    runs,
+    safe_text,
+    scoring_state,
+    session,
+    ui,
+)
 
 ui.ensure_entry_point()
 
@@ -93,34 +102,39 @@ with st.container(border=True):
     if isinstance(error, LabelnextError):
         ui.show_error(error)
     elif error:
-        st.error(error, icon=":material/error:")
+        ui.show_error(str(error))
 
 # -- what the run holds ------------------------------------------------------------------------
 run = runs.current_run()
 if run is None:
     if st.session_state.get("run_error"):
-        st.error(st.session_state["run_error"], icon=":material/error:")
+        ui.show_error(st.session_state["run_error"])
     st.info("Open a model run above to begin.")
     st.stop()
 
 scoring = scoring_state.current_scoring(run)
 scores = scoring_state.run_scores(run, scoring)
 described = scoring_state.describe_scoring(run, scoring)
-excluded = review.excluded_ids()
-in_ledger = int(np.isin(run.ids, list(excluded)).sum()) if excluded else 0
+queue = review.queue()
+in_ledger = len(run.positions(queue.excluded))  # a hash lookup per id, not an array scan
 
-st.subheader(run.name)
+st.subheader(safe_text.md(run.name))
 meta = [x for x in (run.model, f"version {run.version}" if run.version else None, run.created) if x]
 if meta:
-    st.caption(" · ".join(meta))
+    st.caption(" · ".join(safe_text.md(x) for x in meta))
+if queue.unavailable is not None:
+    ui.show_error(
+        queue.unavailable,
+        prefix="**The ledger cannot be read**: how many rows are already queued is unknown.",
+    )
 cols = st.columns(4)
 cols[0].metric("Rows", f"{run.n_rows:,}")
 cols[1].metric("Classes", f"{len(run.classes)}")
 cols[2].metric("Task", TASK_LABELS.get(run.task, run.task))
 cols[3].metric(
     "Already queued or labeled",
-    f"{in_ledger:,}",
-    help=f"In project {review.queue_project()}" if review.queue_project() else "No batch yet",
+    "unknown" if queue.unavailable is not None else f"{in_ledger:,}",
+    help=f"In project {safe_text.md(queue.project)}" if queue.project else "No batch yet",
 )
 
 st.markdown(f"**Confidence under {described}**")
@@ -143,5 +157,6 @@ elif run.task == "multilabel":
     held = f"decision threshold {run.threshold:.2f} per class · "
 right.caption(
     f"{int((1.0 - scores < 0.5).sum()):,} rows below 0.5 confidence · {held}"
-    f"classes: {', '.join(run.classes[:20])}{' …' if len(run.classes) > 20 else ''}"
+    f"classes: {', '.join(safe_text.md(c) for c in run.classes[:20])}"
+    f"{' …' if len(run.classes) > 20 else ''}"
 )

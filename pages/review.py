@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from labelnext import view as views
-from labelnext.errors import LabelnextError
-from labelnext_app import cache, review, runs, scoring_state, session, ui
+from labelnext.errors import LabelnextError, LedgerError
+from labelnext_app import cache, review, runs, safe_text, scoring_state, session, ui
 from labelnext_app import review_actions as actions
 
 ui.ensure_entry_point()
@@ -89,7 +89,7 @@ with st.container(border=True):
                         on_change=actions.first_page,
                     )
                 else:
-                    m2.caption(f"{column} is {lo:g} on every row")
+                    m2.caption(f"{safe_text.md(column)} is {lo:g} on every row")
             else:
                 choices = cache.metadata_choices(run.content_hash, column, run)
                 m2.selectbox(
@@ -99,12 +99,12 @@ with st.container(border=True):
                     on_change=actions.first_page,
                 )
     with f4:
-        known_projects, project = review.project_choices()
-        if known_projects:
-            ss["review_project"] = project or known_projects[0]
+        queue = review.queue()
+        if queue.projects:
+            ss["review_project"] = queue.project or queue.projects[0]
             st.selectbox(
                 "Next batch is for",
-                options=known_projects,
+                options=list(queue.projects),
                 key="review_project",
                 on_change=actions.choose_project,
                 help="Rows queued or labeled in this project are hidden; the Batch page submits "
@@ -134,6 +134,17 @@ with st.container(border=True):
 
 try:
     flt = review.review_filter(run)
+except LedgerError as exc:
+    # the queue is unknown: never show queued rows as free
+    ui.show_error(
+        exc,
+        prefix="**The ledger cannot be read, so rows already in a batch cannot be hidden.** "
+        "Nothing is shown until it answers again (this page retries on every action); untick "
+        "*Hide rows in a batch* to review every row anyway, knowing some may be queued.",
+    )
+    st.button("Retry", key="review_retry", icon=":material/refresh:")
+    st.stop()
+try:
     view = views.build_view(run, scores, flt, full_order=scoring_state.run_order(run, scoring))
 except LabelnextError as exc:
     ui.show_error(exc)
@@ -274,16 +285,15 @@ for start in range(0, len(page_ids), columns):
             # instead of decoding and re-encoding each one as JPEG (20-30 ms a page)
             st.image(str(thumbs[pos]), width="stretch", output_format="PNG")
             st.markdown(
-                f"**{labels[pos]}** · {1.0 - scores[row]:.2f}"
-                f"<span style='float:right;color:#6b7280'>#{first_rank + pos + 1}</span>",
-                unsafe_allow_html=True,
+                f"**{safe_text.md(labels[pos])}** · {1.0 - scores[row]:.2f} · "
+                f"#{first_rank + pos + 1}"
             )
             left, right = st.columns([3, 2], vertical_alignment="center", gap="small")
             left.checkbox("Pick", key=f"review_pick_{rid}", on_change=actions.pick, args=(rid,))
             if right.button(
                 ":material/open_in_full:",
                 key=f"review_open_{rid}",
-                help=f"Open {rid} in the detail view",
+                help=f"Open {safe_text.md(rid)} in the detail view",
                 type="tertiary",
             ):
                 st.switch_page("pages/detail.py", query_params={"run": run_key, "row": rid})

@@ -154,13 +154,13 @@ def test_download_section_names_the_batch_and_history_rows_pick_it(
     labels = [d.proto.label for d in at.get("download_button")]
     formats = ("CSV", "Parquet", "JSON Lines", "Labelbox", "Label Studio")
     assert labels == [f"{fmt} · #2" for fmt in formats]
-    assert any(m.value.startswith("**Batch #2 · ") and "4 rows" in m.value for m in at.markdown)
+    assert any(m.value.startswith("**Batch #2 ·** ") and "4 rows" in m.value for m in at.markdown)
     # clicking the second history row (batch 1) picks batch 1
     at.session_state["batch_history"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
     at.run()
     assert_clean(at)
     assert at.selectbox(key="batch_export_pick").value == 1
-    assert any(m.value.startswith("**Batch #1 · ") and "2 rows" in m.value for m in at.markdown)
+    assert any(m.value.startswith("**Batch #1 ·** ") and "2 rows" in m.value for m in at.markdown)
     # and the picker still works after a click
     at.selectbox(key="batch_export_pick").set_value(2).run()
     assert at.selectbox(key="batch_export_pick").value == 2

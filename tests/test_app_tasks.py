@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +199,7 @@ def test_multilabel_aggregation_orders_review_and_captions_show_labels(
     scoring = Scoring(strategy="entropy", aggregation="mean")
     expected = ranked(multilabel_run, scoring, k=24)
     assert page_ids(at) == list(expected["data_row_id"])
-    captions = [m.value for m in at.markdown if "float:right" in m.value]  # under thumbnails
+    captions = [m.value for m in at.markdown if re.search(r" · #\d+$", m.value)]  # under thumbnails
     assert len(captions) == 24
     for (_, line), caption in zip(expected.iterrows(), captions, strict=True):
         assert caption.startswith(f"**{line['predicted_label']}** · {line['confidence']:.2f}")
