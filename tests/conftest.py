@@ -87,3 +87,47 @@ def ledger(ledger_url: str) -> Iterator[object]:
 
     with Ledger(ledger_url) as opened:
         yield opened
+
+
+# -- real-browser tests: one Chromium and one dashboard server per session ----------------------
+
+
+@pytest.fixture(scope="session")
+def chromium():  # type: ignore[no-untyped-def]
+    """Debian's Chromium through Playwright, launched once."""
+    from browser_support import CHROMIUM, LAUNCH_ARGS, require_chromium
+
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The dashboard on a free port with a SQLite ledger in its own home (shared by tests:
+    each test uses its own project names)."""
+    from browser_support import make_server, require_chromium
+
+    require_chromium()
+    server = make_server(tmp_path_factory.mktemp("app")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(chromium, app_server):  # type: ignore[no-untyped-def]
+    """A fresh browser session (its own Streamlit session) on the shared server."""
+    context = chromium.new_context(viewport={"width": 1600, "height": 1700})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+        app_server.check_alive()
