@@ -9,7 +9,8 @@ string goes through one of these functions first:
 * :func:`md` for anything Streamlit renders as Markdown. A string of plain characters (letters,
   digits, spaces and ``. , / ( ) ' -``) stays as it is; any other string is shown as an inline
   code span, inside which Markdown does nothing, with a fence longer than any run of backticks in
-  it. Control characters are shown as their escapes (``\\n``), so the text reads as typed.
+  it. Control characters are shown as their escapes (``\\n``), so the text reads as typed (an
+  invisible word joiner breaks ``:material/`` icon names, which Streamlit expands even there).
 * :func:`block` for a long message that quotes data (a validation error): a fenced code block.
 * :func:`plotly` for labels and hover text of a chart: HTML-escaped.
 """
@@ -52,6 +53,9 @@ def md(value: object) -> str:
         return text
     if not text:
         return "` `"
+    # Streamlit rewrites ``:material/name:`` before it parses Markdown, even inside code: an
+    # invisible word joiner keeps the text as it reads and the icon out
+    text = text.replace(":material/", ":\u2060material/")
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or text.strip() != text else ""
