@@ -45,13 +45,17 @@ def run_path(key: str) -> Path:
         If the key is malformed.
     """
     kind, _, rest = key.partition(":")
+    # every kind of key passes the one containment check: a deep link is typed by anyone
     if kind == "sample":
-        return SAMPLE_DATA_DIR / rest
+        return contain(SAMPLE_DATA_DIR / rest, [SAMPLE_DATA_DIR.resolve()], what="run", shown=key)
     if kind == "upload":
-        return uploads_dir() / rest
+        folder = uploads_dir().resolve()
+        return contain(folder / rest, [folder], what="run", shown=key)
     if kind == "path":
         return contain(rest, allowed_roots(), what="run", shown=rest)
-    raise LabelnextError(f"Unknown run reference '{key}'.")
+    raise LabelnextError(
+        f"Unknown run reference {key!r}: expected sample:<folder>, path:<path> or upload:<id>."
+    )
 
 
 def _stamp(path: Path) -> tuple[Any, ...]:
@@ -98,6 +102,12 @@ def adopt_upload(filename: str, data: bytes) -> str:
         With the library's list of problems (file, row, field) when the file is invalid.
     """
     safe_name = Path(filename).name or "upload.csv"
+    if safe_name.lower() == "run.json":
+        raise LabelnextError(
+            "run.json belongs in a run folder on the server: upload the predictions file "
+            "itself (CSV, Parquet, JSON Lines or Labelbox NDJSON), or open the run folder under "
+            "Path on the server."
+        )
     digest = hashlib.sha256(data).hexdigest()
     target = uploads_dir() / digest / safe_name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +118,7 @@ def adopt_upload(filename: str, data: bytes) -> str:
     key = f"upload:{digest}/{safe_name}"
     try:
         open_run(key)
-    except LabelnextError:
+    except BaseException:  # a refused or crashing load leaves nothing behind
         target.unlink(missing_ok=True)
         raise
     return key

@@ -139,6 +139,7 @@ def _set_scoring(field: str, widget: str, convert: Callable[[Any], Any]) -> None
     """Widget callback: change one option of the shared Scoring."""
     current = scoring_state.as_scoring(st.session_state.get(session.SCORING))
     value = convert(st.session_state[widget])
+    st.session_state["review_page"] = 1  # a new order starts at its first page
     scoring_state.set_scoring(dataclasses.replace(current, **{field: value}))
 
 

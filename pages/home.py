@@ -50,7 +50,9 @@ with st.container(border=True):
             f"{MAX_UPLOAD_MB} MB)",
             type=["csv", "parquet", "jsonl", "ndjson", "json"],
             key="home_upload",
-            max_upload_size=max(1, MAX_UPLOAD_MB),  # the widget needs >= 1; bytes checked below
+            # the widget takes what the server takes; labelnext's own limit is checked below,
+            # so a file over it gets a message that says so, not just a red icon
+            max_upload_size=max(1, int(st.get_option("server.maxUploadSize")), MAX_UPLOAD_MB),
             help="labelnext's own files (classification, multi-label, ensembles, detection) and "
             "Labelbox prediction NDJSON (radio, checklist, bounding boxes).",
         )
