@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import time
 import zipfile
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
 from export_support import REPO, make_info, sample_batch
+from labelstudio_server import START_TIMEOUT_S, Costs, LabelStudioServer
 
 from labelnext.errors import ExportError
 from labelnext.export import ExportBatch, labelstudio_config, render
@@ -165,3 +169,15 @@ def test_sample_bundles_match_their_config(sample: str) -> None:
                     <= values
                 )
     assert "'/data/local-files/?d={relpath}'" in readme
+
+
+def test_the_server_fixture_reports_a_dead_server_at_once(tmp_path: Path) -> None:
+    """The project's own Python has no label_studio: the process dies at once, and the
+    fixture says so with its exit code and log instead of waiting for the health URL."""
+    (tmp_path / "template.sqlite3").write_bytes(b"")
+    server = LabelStudioServer(Path(sys.executable), tmp_path / "data", tmp_path, Costs())
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"Label Studio exited with code 1 while starting"):
+        server.start(tmp_path / "template.sqlite3")
+    assert time.monotonic() - started < START_TIMEOUT_S / 10
+    assert "No module named 'label_studio'" in server.log()
