@@ -1,10 +1,11 @@
 """A real Label Studio server for the export tests, in its own virtual environment.
 
 Label Studio pins libraries the project does not (numpy, Django, ...), so it never goes into the
-project's environment: :func:`ensure_venv` installs it from PyPI into a venv cached outside the
-repository (``$LABELNEXT_TEST_CACHE``, default ``~/.cache/labelnext-test``), reused while its
-marker file names the same requirement. A fresh Label Studio database takes minutes of
-migrations, so they run once into a template database (also cached) that each session copies.
+project's environment: :func:`ensure_venv` installs it from PyPI (with uv, from requirements-
+dev.txt, else pip) into a venv cached outside the repository (``$LABELNEXT_TEST_CACHE``, default
+``~/.cache/labelnext-test``), reused while its marker file names the same requirement. A fresh
+Label Studio database takes minutes of migrations, so they run once into a template database
+(also cached) that each session copies.
 
 :class:`LabelStudioServer` starts ``label_studio.server start`` on loopback with strict
 prediction validation on, polls ``/health/``, notices a dead process within half a second (and
@@ -64,7 +65,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _base_env() -> dict[str, str]:
     """A clean environment for Label Studio's processes (nothing of this test process)."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env.update(
         {
@@ -73,6 +74,20 @@ def _base_env() -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    return env
+
+
+_INSTALL_PASS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def _install_env() -> dict[str, str]:
+    """The installer's environment: the clean one plus how this machine reaches the registry
+    (its certificates, proxies, pip and uv settings)."""
+    env = _base_env()
+    for key, value in os.environ.items():
+        proxy = key.lower() in ("http_proxy", "https_proxy", "no_proxy")
+        if key in _INSTALL_PASS or proxy or key.startswith(("PIP_", "UV_")):
+            env[key] = value
     return env
 
 
@@ -98,6 +113,15 @@ class Costs:
         )
 
 
+def _installer(python: Path) -> list[str]:
+    """uv when the project has it (about 1 minute for Label Studio), else pip (about 10)."""
+    try:
+        import uv
+    except ImportError:
+        return [str(python), "-m", "pip", "install", "-q"]
+    return [uv.find_uv_bin(), "pip", "install", "-q", "--python", str(python)]
+
+
 def ensure_venv(costs: Costs) -> Path:
     """The Python of a venv holding :data:`REQUIREMENT`, installing it if needed."""
     venv = cache_dir() / "label-studio-venv"
@@ -114,23 +138,20 @@ def ensure_venv(costs: Costs) -> Path:
                 check=True,
                 capture_output=True,
                 text=True,
-                timeout=120,
+                timeout=300,
             )
             subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", REQUIREMENT],
+                [*_installer(python), REQUIREMENT],
                 check=True,
                 capture_output=True,
                 text=True,
                 timeout=INSTALL_TIMEOUT_S,
-                env={
-                    **_base_env(),
-                    **{k: v for k, v in os.environ.items() if k.startswith("PIP_")},
-                },
+                env=_install_env(),
             )
         except subprocess.CalledProcessError as exc:
             shutil.rmtree(venv, ignore_errors=True)
             raise Unavailable(
-                f"pip install {REQUIREMENT!r} failed (exit {exc.returncode}):\n"
+                f"installing {REQUIREMENT!r} failed (exit {exc.returncode}):\n"
                 f"{_tail(exc.stdout + exc.stderr)}"
             ) from None
         except (subprocess.TimeoutExpired, OSError) as exc:
