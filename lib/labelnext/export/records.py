@@ -76,7 +76,7 @@ def prediction_record(run: ModelRun, row: int) -> dict[str, Any]:
     >>> run = load_run(SAMPLE_DATA_DIR / "mnist_multilabel")
     >>> record = prediction_record(run, 0)
     >>> record["task"], record["labels"], record["threshold"]
-    ('multilabel', ['1', '5', '6', '7'], 0.5)
+    ('multilabel', ['4', '6', '9'], 0.5)
     """
     if isinstance(row, bool) or not isinstance(row, int | np.integer):
         raise ExportError(f"row: expected a row position (int), got {row!r}")
