@@ -268,15 +268,20 @@ def predictions_table(
     probabilities: NDArray[np.float32],
     embedding: NDArray[np.float32],
     metadata: pd.DataFrame,
+    *,
+    images: Sequence[str] | None = None,
 ) -> pa.Table:
     """Assemble a run's predictions in the agreed file format (no ground truth in it).
 
-    Columns: ``data_row_id``, ``image`` (file name under the run's ``image_root``),
-    ``prob_<class>`` per class (float32), ``embedding`` (list<float32>), then the metadata.
+    Columns: ``data_row_id``, ``image`` (file name under the run's ``image_root``; default
+    ``<data_row_id>.png``), ``prob_<class>`` per class (float32), ``embedding``
+    (list<float32>), then the metadata.
     """
     columns: dict[str, pa.Array] = {
         "data_row_id": pa.array(ids.astype(str), type=pa.string()),
-        "image": pa.array([f"{i}.png" for i in ids], type=pa.string()),
+        "image": pa.array(
+            [f"{i}.png" for i in ids] if images is None else list(images), type=pa.string()
+        ),
     }
     for c, name in enumerate(CLASSES):
         columns[f"prob_{name}"] = pa.array(probabilities[:, c], type=pa.float32())
@@ -772,14 +777,18 @@ def build_canvases(out_dir: Path, mnist: MnistBuild) -> dict[str, dict[str, floa
         .fit_transform(small.astype(np.float64) / 255.0)
         .astype(np.float32)
     )
-    ids = np.array(names, dtype=object)
+    # The same canvas has the same id in both runs: the COCO reader names a detection row by its
+    # image's file_name, so the multi-label rows are named by the file name too.
+    ids = np.array([f"{name}.png" for name in names], dtype=object)
     metadata = pd.DataFrame(
         {
             "ink_pixels": (pixels >= INK_THRESHOLD).reshape(len(canvases), -1).sum(axis=1),
             "n_regions": [len(found) for found in detections],
         }
     ).astype(np.int32)
-    table = predictions_table(ids, probabilities.astype(np.float32), embedding, metadata)
+    table = predictions_table(
+        ids, probabilities.astype(np.float32), embedding, metadata, images=ids
+    )
     run_json: dict[str, object] = {
         "name": "mnist-multilabel-r1",
         "model": "connected components + LogisticRegression, noisy-OR per class",

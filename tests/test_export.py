@@ -1,32 +1,41 @@
-"""Batch exports, each read back by the consuming side's library or checked against its schema.
+"""Exporting a stored batch: the manifests, the common behaviour of every format, the ledger path.
 
-CSV, Parquet and JSON Lines are read with pandas / pyarrow. Labelbox pre-labels are compared with
-what the labelbox SDK's own ``NDJsonConverter`` writes for the same radio answers (and checked
-against the documented NDJSON schema); ``batch.json`` against the parameters of
-``Project.create_batch(name, data_rows=None, priority=5, consensus_settings=None,
-global_keys=None)``. Label Studio tasks are checked against a JSON Schema transcribed from its
-documented import format ("Import pre-annotated data": tasks with ``data`` and ``predictions``):
-label-studio-sdk is not installed, because it pins numpy below the version the project uses.
+Format-specific checks against the consuming tools live beside this file:
+``test_export_labelstudio*.py`` (a real Label Studio server), ``test_export_labelbox.py`` (the
+labelbox SDK's own models), ``test_export_coco.py`` (pycocotools); prediction records in
+``test_export_records.py``, image references in ``test_export_images.py``.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import jsonschema
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from export_support import make_info
 
-from labelnext.errors import LedgerError
-from labelnext.export import FORMATS, MANIFEST_COLUMNS, export_batch, file_name, manifest
-from labelnext.ledger import BatchInputError, Ledger
+from labelnext.errors import ExportError, LedgerError
+from labelnext.export import (
+    FORMATS,
+    MANIFEST_COLUMNS,
+    ExportBatch,
+    csv_safe,
+    export_batch,
+    file_name,
+    formats_for,
+    manifest,
+    media_type,
+    render,
+)
+from labelnext.ledger import BatchInfo, BatchInputError, Ledger
 
 
 class Run:
@@ -50,12 +59,12 @@ ROWS = pd.DataFrame(
 )
 
 
-def _submit(ledger: Ledger) -> int:
+def _submit(ledger: Ledger, rows: pd.DataFrame = ROWS) -> int:
     run_id = ledger.register_run(Run())
     return ledger.submit(
         project="digits",
         name="week 48: hard 7s",
-        rows=ROWS,
+        rows=rows,
         priority=2,
         note="check the 7s",
         created_by="ana",
@@ -131,159 +140,73 @@ def test_jsonl_is_one_object_per_line_with_nulls(exported: tuple[Ledger, int]) -
     assert back["data_row_id"].tolist() == ROWS["data_row_id"].tolist()
 
 
-# -- Label Studio ----------------------------------------------------------------------------
-
-LABEL_STUDIO_TASKS = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["data"],
-        "additionalProperties": False,
-        "properties": {
-            "data": {
-                "type": "object",
-                "required": ["image", "data_row_id"],
-                "properties": {
-                    "image": {"type": ["string", "null"]},
-                    "data_row_id": {"type": "string"},
-                },
-            },
-            "predictions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["result"],
-                    "properties": {
-                        "model_version": {"type": "string"},
-                        "score": {"type": "number", "minimum": 0, "maximum": 1},
-                        "result": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["from_name", "to_name", "type", "value"],
-                                "properties": {
-                                    "from_name": {"type": "string"},
-                                    "to_name": {"type": "string"},
-                                    "type": {"const": "choices"},
-                                    "value": {
-                                        "type": "object",
-                                        "required": ["choices"],
-                                        "properties": {
-                                            "choices": {
-                                                "type": "array",
-                                                "items": {"type": "string"},
-                                                "minItems": 1,
-                                            }
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-
-
-def test_label_studio_tasks_follow_the_import_format(exported: tuple[Ledger, int]) -> None:
+def test_manifests_write_the_rewritten_image_reference(exported: tuple[Ledger, int]) -> None:
     ledger, batch_id = exported
-    tasks = json.loads(export_batch(ledger, batch_id, "labelstudio"))
-    jsonschema.validate(tasks, LABEL_STUDIO_TASKS)
-    assert [t["data"]["data_row_id"] for t in tasks] == ROWS["data_row_id"].tolist()
-    assert tasks[0] == {
-        "data": {"image": "images/7.png", "data_row_id": "img-7"},
-        "predictions": [
-            {
-                "model_version": "logreg:2",
-                "score": 0.39,
-                "result": [
-                    {
-                        "from_name": "choice",
-                        "to_name": "image",
-                        "type": "choices",
-                        "value": {"choices": ["7"]},
-                    }
-                ],
-            }
-        ],
-    }
-    assert tasks[2]["predictions"] == []  # no prediction for that row: no pre-annotation
-    assert tasks[3]["data"]["image"] == "https://x.test/é.png"
+    data = export_batch(ledger, batch_id, "jsonl", image_url="https://cdn.test/{data_row_id}.png")
+    images = [json.loads(line)["image"] for line in data.splitlines()]
+    # a row without an image keeps none
+    cdn = "https://cdn.test/"
+    assert images == [f"{cdn}img-7.png", f"{cdn}img-3.png", None, f"{cdn}img-é.png"]
 
 
-# -- Labelbox --------------------------------------------------------------------------------
+# -- CSV neutralisation (OWASP "CSV injection") ----------------------------------------------
 
-LABELBOX_RADIO_PREDICTION = {
-    "type": "object",
-    "required": ["uuid", "name", "answer", "dataRow"],
-    "additionalProperties": False,
-    "properties": {
-        "uuid": {"type": "string"},
-        "name": {"type": "string", "minLength": 1},
-        "answer": {
-            "type": "object",
-            "required": ["name"],
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string", "minLength": 1},
-                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            },
-        },
-        "dataRow": {
-            "type": "object",
-            "required": ["globalKey"],
-            "additionalProperties": False,
-            "properties": {"globalKey": {"type": "string", "minLength": 1}},
-        },
-    },
-}
-CREATE_BATCH_PARAMETERS = {"name", "data_rows", "priority", "consensus_settings", "global_keys"}
+HOSTILE = ['=HYPERLINK("http://x.test")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "a=b"]
 
 
-def test_labelbox_zip_holds_create_batch_arguments_and_ndjson_predictions(
-    exported: tuple[Ledger, int],
-) -> None:
-    ledger, batch_id = exported
-    archive = zipfile.ZipFile(io.BytesIO(export_batch(ledger, batch_id, "labelbox")))
-    assert sorted(archive.namelist()) == ["README.txt", "batch.json", "predictions.ndjson"]
-
-    batch = json.loads(archive.read("batch.json"))
-    create_batch = batch["create_batch"]
-    assert set(create_batch) <= CREATE_BATCH_PARAMETERS
-    assert create_batch == {
-        "name": "week 48: hard 7s",
-        "global_keys": ["img-7", "img-3", "img-9", "img-é"],
-        "priority": 2,
-    }
-    assert batch["labelnext"]["batch_id"] == batch_id
-    assert batch["labelnext"]["model_version"] == "logreg:2"
-    assert batch["labelnext"]["note"] == "check the 7s"
-
-    lines = archive.read("predictions.ndjson").decode("utf-8").splitlines()
-    predictions = [json.loads(line) for line in lines]
-    for prediction in predictions:
-        jsonschema.validate(prediction, LABELBOX_RADIO_PREDICTION)
-        uuid.UUID(prediction["uuid"])
-    assert [p["dataRow"]["globalKey"] for p in predictions] == ["img-7", "img-3", "img-é"]
-    assert predictions[0]["name"] == "label"
-    assert predictions[0]["answer"] == {"name": "7", "confidence": 0.39}
-    assert len({p["uuid"] for p in predictions}) == 3
-    assert 'create_batch(**batch["create_batch"])' in archive.read("README.txt").decode()
+def test_csv_text_cells_that_start_a_formula_are_quoted(tmp_path: Path) -> None:
+    rows = pd.DataFrame(
+        {
+            "data_row_id": HOSTILE,
+            "image": ["=cmd|'/c calc'!A1", "x.png", "-x.png", "@x", "+x", "ok.png", "=1"],
+            "predicted_label": ["-1", "+", "=", "@", "7", "\t7", "7"],
+            "score": [0.5, -0.0, 0.25, 0.5, 0.5, 0.5, 0.5],
+            "confidence": [0.5, 1.0, 0.75, 0.5, 0.5, 0.5, 0.5],
+            "rank": list(range(1, 8)),
+        }
+    )
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        batch_id = _submit(ledger, rows)
+        data = export_batch(ledger, batch_id, "csv")
+        jsonl = export_batch(ledger, batch_id, "jsonl")
+        parquet = export_batch(ledger, batch_id, "parquet")
+    back = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    for column in ("data_row_id", "image", "predicted_label"):
+        for ours, written in zip(rows[column], back[column], strict=True):
+            expected = "'" + ours if ours[0] in "=+-@\t\r" else ours
+            assert written == expected
+    assert back["data_row_id"].tolist()[-1] == "a=b"  # only a leading character counts
+    # numbers stay numbers: the score column parses as floats, unquoted
+    assert pd.read_csv(io.BytesIO(data))["score"].tolist() == rows["score"].tolist()
+    # JSON Lines and Parquet keep the exact values
+    assert [json.loads(line)["data_row_id"] for line in jsonl.splitlines()] == HOSTILE
+    assert pq.read_table(io.BytesIO(parquet)).column("image").to_pylist() == rows["image"].tolist()
 
 
-def test_labelbox_question_name_is_configurable(exported: tuple[Ledger, int]) -> None:
-    ledger, batch_id = exported
-    data = export_batch(ledger, batch_id, "labelbox", classification_name="digit")
-    lines = zipfile.ZipFile(io.BytesIO(data)).read("predictions.ndjson").splitlines()
-    assert {json.loads(line)["name"] for line in lines} == {"digit"}
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1", "'=1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@a", "'@a"),
+        ("\t", "'\t"),
+        ("\r\n", "'\r\n"),
+        ("", ""),
+        ("a-1", "a-1"),
+        (-1.5, -1.5),
+        (3, 3),
+        (None, None),
+    ],
+)
+def test_csv_safe_by_hand(value: Any, expected: Any) -> None:
+    assert csv_safe(value) == expected
 
 
 # -- behaviour common to every format --------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "coco"])
 def test_export_is_deterministic_and_writes_out(
     exported: tuple[Ledger, int], fmt: str, tmp_path: Path
 ) -> None:
@@ -293,30 +216,28 @@ def test_export_is_deterministic_and_writes_out(
     assert out.read_bytes() == data
     assert export_batch(ledger, batch_id, fmt) == data
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary file left
+    if media_type(fmt) == "application/zip":
+        assert zipfile.ZipFile(io.BytesIO(data)).testzip() is None
+
+
+def test_formats_per_task() -> None:
+    assert formats_for("classification") == ("csv", "parquet", "jsonl", "labelbox", "labelstudio")
+    assert formats_for("multilabel") == formats_for("classification")
+    assert formats_for("detection") == FORMATS
+
+
+def test_coco_refuses_a_classification_batch(exported: tuple[Ledger, int]) -> None:
+    ledger, batch_id = exported
+    with pytest.raises(ExportError, match=r"fmt: 'coco' holds detection batches only; batch 1"):
+        export_batch(ledger, batch_id, "coco")
+    assert ledger.batch(batch_id).status == "queued"  # nothing marked
 
 
 def test_file_names_are_safe() -> None:
-    from labelnext.ledger import BatchInfo
-
-    info = BatchInfo(
-        batch_id=7,
-        name="week 48: hard 7s/../x",
-        project="p",
-        priority=1,
-        status="queued",
-        note="",
-        created_by="a",
-        created_at=pd.Timestamp("2026-01-01", tz="UTC").to_pydatetime(),
-        strategy="margin",
-        strategy_params={},
-        run_id=None,
-        run_name=None,
-        run_model=None,
-        run_version=None,
-        client_token=None,
-        n_rows=0,
-    )
+    info = make_info(7, name="week 48: hard 7s/../x")
     assert file_name(info, "labelbox") == "batch-7-week-48--hard-7s----x.labelbox.zip"
+    assert file_name(info, "labelstudio") == "batch-7-week-48--hard-7s----x.labelstudio.zip"
+    assert file_name(info, "coco") == "batch-7-week-48--hard-7s----x.coco.zip"
     assert file_name(info, "csv") == "batch-7-week-48--hard-7s----x.csv"
 
 
@@ -343,32 +264,124 @@ def test_bad_format_and_unknown_batch(exported: tuple[Ledger, int]) -> None:
     assert ledger.batch(batch_id).status == "queued"
 
 
-def test_labelbox_predictions_are_what_the_labelbox_sdk_writes(
+def test_an_image_that_cannot_be_rewritten_fails_the_export_and_marks_nothing(
+    exported: tuple[Ledger, int], tmp_path: Path
+) -> None:
+    ledger, batch_id = exported
+    out = tmp_path / "never.zip"
+    with pytest.raises(ExportError, match=r"image_url: 2 image reference\(s\) cannot be rewritten"):
+        export_batch(
+            ledger, batch_id, "labelstudio", out, image_url="label-studio", files_root=tmp_path
+        )
+    assert not out.exists()
+    assert ledger.batch(batch_id).status == "queued"
+
+
+# -- the batch as the ledger stores it -------------------------------------------------------
+
+
+def test_a_batch_stored_without_records_exports_as_classification(
     exported: tuple[Ledger, int],
 ) -> None:
-    """The same pre-labels built with labelbox's own types serialise to identical NDJSON."""
-    pytest.importorskip("labelbox")
-    import labelbox.types as lb
-    from labelbox.data.serialization import NDJsonConverter
-
     ledger, batch_id = exported
-    archive = zipfile.ZipFile(io.BytesIO(export_batch(ledger, batch_id, "labelbox")))
-    ours = [json.loads(line) for line in archive.read("predictions.ndjson").splitlines()]
-    labels = [
-        lb.Label(
-            data=lb.GenericDataRowData(global_key=p["dataRow"]["globalKey"]),
-            annotations=[
-                lb.ClassificationAnnotation(
-                    name=p["name"],
-                    value=lb.Radio(
-                        answer=lb.ClassificationAnswer(
-                            name=p["answer"]["name"], confidence=p["answer"]["confidence"]
-                        )
-                    ),
-                    extra={"uuid": p["uuid"]},
-                )
-            ],
-        )
-        for p in ours
+    batch = ExportBatch.from_ledger(ledger, batch_id)
+    assert batch.task == "classification"
+    assert batch.classes == ("1", "3", "7")  # the labels named, sorted
+    assert batch.records[0] == {"task": "classification", "label": "7", "confidence": 0.39}
+    assert batch.records[2] is None
+
+
+def test_the_first_ledgers_pseudo_labels_are_not_exported(tmp_path: Path) -> None:
+    rows = ROWS.assign(predicted_label=["(none)", "3", "(no boxes)", "1"])
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        batch_id = _submit(ledger, rows)
+        batch = ExportBatch.from_ledger(ledger, batch_id)
+        archive = zipfile.ZipFile(io.BytesIO(export_batch(ledger, batch_id, "labelstudio")))
+    assert [r is None for r in batch.records] == [True, False, True, False]
+    tasks = json.loads(archive.read("tasks.json"))
+    assert [len(t["predictions"]) for t in tasks] == [0, 1, 0, 1]
+    assert "(none)" not in archive.read("config.xml").decode()
+
+
+@dataclass(frozen=True)
+class StoredInfo(BatchInfo):
+    """What ``Ledger.batch`` returns once the ledger stores the run's task and classes."""
+
+    task: str = "multilabel"
+    classes: tuple[str, ...] = ("cat", "dog", "eel")
+
+
+class StoredLedger:
+    """A ledger that stores prediction records (JSON text per row) with the batch."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        base = make_info(5, name="stored")
+        self.info = StoredInfo(**base.__dict__)
+        self.rows = rows
+        self.marked: list[int] = []
+
+    def batch(self, batch_id: int) -> BatchInfo:
+        return self.info
+
+    def batch_rows(self, batch_id: int) -> pd.DataFrame:
+        return self.rows
+
+    def mark_exported(self, batch_id: int) -> None:
+        self.marked.append(batch_id)
+
+
+def test_export_uses_the_stored_records_task_and_classes() -> None:
+    records = [
+        {"task": "multilabel", "labels": ["cat", "eel"], "scores": {"cat": 0.9, "eel": 0.6}},
+        {"task": "multilabel", "labels": [], "scores": {"dog": 0.4}},
     ]
-    assert list(NDJsonConverter.serialize(labels)) == ours
+    rows = pd.DataFrame(
+        {
+            "data_row_id": ["a", "b"],
+            "image": ["https://x.test/a.png", "https://x.test/b.png"],
+            "rank": [1, 2],
+            "score": [0.8, 0.2],
+            "confidence": [0.2, 0.8],
+            "predicted_label": ["cat+eel", "(none)"],
+            "prediction": [json.dumps(r) for r in records],
+        }
+    )
+    ledger = StoredLedger(rows)
+    data = export_batch(ledger, 5, "labelstudio")  # type: ignore[arg-type]
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert 'choice="multiple"' in archive.read("config.xml").decode()
+    assert '<Choice value="dog"/>' in archive.read("config.xml").decode()
+    tasks = json.loads(archive.read("tasks.json"))
+    assert tasks[0]["predictions"][0]["result"][0]["value"] == {"choices": ["cat", "eel"]}
+    assert tasks[1]["predictions"] == []
+    assert ledger.marked == [5]
+
+
+def test_records_that_do_not_fit_the_batch_are_refused() -> None:
+    info = make_info(3)
+    rows = pd.DataFrame({"data_row_id": ["a"], "prediction": [{"task": "detection", "boxes": []}]})
+    with pytest.raises(ExportError, match=r"row 'a': prediction is for task 'detection', the"):
+        ExportBatch(info, rows, "classification", ("1",))
+    rows = pd.DataFrame(
+        {"data_row_id": ["a"], "prediction": [{"task": "classification", "label": "9"}]}
+    )
+    with pytest.raises(ExportError, match=r"row 'a': prediction label '9' is not one of the"):
+        ExportBatch(info, rows, "classification", ("1", "2"))
+    with pytest.raises(ExportError, match=r"row 'a': prediction is not JSON"):
+        ExportBatch(info, rows.assign(prediction=["{"]), "classification", ("1",))
+    with pytest.raises(ExportError, match=r"task: 'segmentation' is not a task; expected one of"):
+        ExportBatch(info, rows, "segmentation", ("1",))
+    with pytest.raises(ExportError, match=r"rows: a data_row_id column is required"):
+        ExportBatch(info, pd.DataFrame({"id": ["a"]}))
+    box = {"task": "detection", "boxes": [{"x": 1, "y": 1, "label": "1"}]}
+    with pytest.raises(ExportError, match=r"row 'a': a box needs x, y, w, h and label"):
+        ExportBatch(info, rows.assign(prediction=[box]), "detection", ("1",))
+
+
+def test_render_of_an_empty_batch_is_well_formed() -> None:
+    empty = pd.DataFrame({"data_row_id": pd.Series([], dtype=str)})
+    batch = ExportBatch(make_info(4), empty, "classification", ("1",))
+    assert render(batch, "jsonl") == b""
+    assert pd.read_csv(io.BytesIO(render(batch, "csv"))).columns.tolist() == list(MANIFEST_COLUMNS)
+    tasks = zipfile.ZipFile(io.BytesIO(render(batch, "labelstudio"))).read("tasks.json")
+    assert json.loads(tasks) == []

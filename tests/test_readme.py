@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,6 @@ def test_the_library_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("LABELNEXT_DB_URL", raising=False)
     namespace: dict[str, object] = {}
     exec(compile(blocks[0], "README.md", "exec"), namespace)
-    tasks = json.loads((tmp_path / "batch.json").read_text())
+    tasks = json.loads(zipfile.ZipFile(tmp_path / "batch.zip").read("tasks.json"))
     assert len(tasks) == 100
     assert all(task["predictions"][0]["score"] <= 0.9 + 1e-6 for task in tasks)

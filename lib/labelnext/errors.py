@@ -191,6 +191,11 @@ class PathNotAllowedError(LabelnextError, ValueError):
     """A file path that lies outside the configured allowed roots."""
 
 
+class ExportError(LabelnextError, ValueError):
+    """A batch cannot be exported as asked (an image reference that cannot be rewritten, a
+    format the batch's task has no place in, a prediction record that does not fit the batch)."""
+
+
 class LedgerError(LabelnextError):
     """A ledger operation was refused (unknown batch, bad status change...)."""
 
