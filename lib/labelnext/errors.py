@@ -90,3 +90,11 @@ class BatchConflictError(LedgerError):
             f"'{project}': {listed}{more}. Nothing was submitted; to leave them out, "
             "submit again with on_conflict='skip' (CLI: --on-conflict skip; app: Trim)."
         )
+
+
+class ProjectionError(LabelnextError, ValueError):
+    """Map coordinates cannot be made: an unknown method, bad coordinates, a missing extra."""
+
+
+class NoEmbeddingError(ProjectionError):
+    """The run has no 2-D coordinate columns and no embedding to project."""
