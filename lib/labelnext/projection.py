@@ -17,8 +17,12 @@ Where the coordinates come from (``method="auto"``, the default, takes the first
      float error. About a second per million rows at d = 16.
    * ``"umap"``: UMAP (the optional package ``umap-learn``: ``pip install umap-learn``), seeded.
      Above ``umap_fit_rows`` rows (default 50,000) it is fitted on a seeded sample of that many
-     rows and the other rows are placed with ``UMAP.transform``, chunk by chunk: fitting UMAP on
-     a million rows takes far longer than a page can wait (see ``benchmarks/bench_map.py``).
+     rows, and the other rows are placed by ``umap_place``: ``"neighbors"`` (default) puts each
+     at the inverse-distance mean of its 10 nearest fitted rows (found with pynndescent, which
+     umap-learn brings), ``"transform"`` runs ``UMAP.transform`` (UMAP's own placement, with
+     its optimisation epochs: about ten times slower). Fitting UMAP on a million rows takes far
+     longer than a page can wait; see ``benchmarks/bench_map.py`` for the measured times. The
+     first UMAP in a process also compiles umap-learn's numba code (minutes on a busy laptop).
 
 Computed coordinates are cached on disk, under ``$LABELNEXT_HOME/maps`` (``.labelnext/maps`` by
 default), one ``.npy`` file per (run content hash, method, seed, embedding, parameters); a
@@ -94,6 +98,7 @@ _CACHE_VERSION = 1
 _CHUNK_ROWS = 65_536
 _MAX_PROBLEMS = 20
 _UMAP_TRANSFORM_CHUNK = 50_000
+_UMAP_NEIGHBOURS = 10
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,7 @@ def map_coordinates(
     use_cache: bool = True,
     progress: ProgressCallback | None = None,
     umap_fit_rows: int = 50_000,
+    umap_place: Literal["neighbors", "transform"] = "neighbors",
 ) -> MapCoordinates:
     """Place every row of ``run`` on a 2-D map (cached on disk).
 
@@ -185,7 +191,9 @@ def map_coordinates(
         Called as the work advances (fractions from 0 to 1); not called on a cache hit except
         once with 1.0.
     umap_fit_rows : int, default 50,000
-        UMAP is fitted on at most this many rows (a seeded sample); the rest are transformed.
+        UMAP is fitted on at most this many rows (a seeded sample).
+    umap_place : {"neighbors", "transform"}, default "neighbors"
+        How UMAP places the rows outside its fitting sample (see the module docstring).
 
     Returns
     -------
@@ -206,6 +214,7 @@ def map_coordinates(
         raise ProjectionError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     _check_int("seed", seed)
     _check_int("umap_fit_rows", umap_fit_rows, minimum=10)
+    _check_place(umap_place)
     columns = coordinate_columns(run) if method in ("auto", "columns") else None
     if columns is not None:
         xy = _columns_xy(run, columns)
@@ -236,7 +245,9 @@ def map_coordinates(
             embedding, n_rows=run.n_rows, name=embedding_name, ids=run.ids, file=run.source
         )
         digest = "sha256:" + _array_digest(vectors)
-    params: dict[str, Any] = {"umap_fit_rows": umap_fit_rows} if projection == "umap" else {}
+    params: dict[str, Any] = {}
+    if projection == "umap":
+        params = {"umap_fit_rows": umap_fit_rows, "umap_place": umap_place}
     used_seed = seed if projection == "umap" else None
     source = f"{projection.upper()} of {embedding_name} ({vectors.shape[0]} x {vectors.shape[1]})"
     path = None
@@ -259,7 +270,12 @@ def map_coordinates(
                 explained_variance=_read_explained(path),
             )
     xy, explained = _project(
-        vectors, projection, seed=seed, progress=progress, umap_fit_rows=umap_fit_rows
+        vectors,
+        projection,
+        seed=seed,
+        progress=progress,
+        umap_fit_rows=umap_fit_rows,
+        umap_place=umap_place,
     )
     if path is not None:
         _save_atomic(path, xy, explained)
@@ -284,6 +300,7 @@ def project_embedding(
     seed: int = 0,
     progress: ProgressCallback | None = None,
     umap_fit_rows: int = 50_000,
+    umap_place: Literal["neighbors", "transform"] = "neighbors",
 ) -> NDArray[np.float32]:
     """Project an embedding to 2-D, without any cache.
 
@@ -296,6 +313,7 @@ def project_embedding(
         UMAP's seed; PCA ignores it.
     progress : callable ``(fraction, message) -> None``, optional
     umap_fit_rows : int, default 50,000
+    umap_place : {"neighbors", "transform"}, default "neighbors"
 
     Returns
     -------
@@ -311,8 +329,16 @@ def project_embedding(
         raise ProjectionError(f"method must be 'pca' or 'umap'; got {method!r}")
     _check_int("seed", seed)
     _check_int("umap_fit_rows", umap_fit_rows, minimum=10)
+    _check_place(umap_place)
     vectors = check_embedding(embedding)
-    xy, _ = _project(vectors, method, seed=seed, progress=progress, umap_fit_rows=umap_fit_rows)
+    xy, _ = _project(
+        vectors,
+        method,
+        seed=seed,
+        progress=progress,
+        umap_fit_rows=umap_fit_rows,
+        umap_place=umap_place,
+    )
     return xy
 
 
@@ -345,18 +371,22 @@ def umap_2d(
     *,
     seed: int = 0,
     fit_rows: int = 50_000,
+    place: Literal["neighbors", "transform"] = "neighbors",
     progress: ProgressCallback | None = None,
 ) -> NDArray[np.float32]:
     """UMAP of every row to 2-D, fitted on at most ``fit_rows`` rows (a seeded sample).
 
     Needs the optional package ``umap-learn``. Deterministic for a given seed (UMAP then runs
-    single-threaded). Rows outside the fitting sample are placed with ``UMAP.transform``.
+    single-threaded). Rows outside the fitting sample are placed by ``place``: ``"neighbors"``,
+    the inverse-distance mean of their 10 nearest fitted rows; ``"transform"``,
+    ``UMAP.transform``.
 
     Parameters
     ----------
     embedding : array-like of shape (n_rows, d)
     seed : int, default 0
     fit_rows : int, default 50,000
+    place : {"neighbors", "transform"}, default "neighbors"
     progress : callable ``(fraction, message) -> None``, optional
 
     Returns
@@ -365,7 +395,9 @@ def umap_2d(
     """
     _check_int("seed", seed)
     _check_int("fit_rows", fit_rows, minimum=10)
-    return _umap_2d(check_embedding(embedding), seed=seed, fit_rows=fit_rows, progress=progress)
+    _check_place(place)
+    vectors = check_embedding(embedding)
+    return _umap_2d(vectors, seed=seed, fit_rows=fit_rows, place=place, progress=progress)
 
 
 def check_embedding(
@@ -438,10 +470,12 @@ def _project(
     seed: int,
     progress: ProgressCallback | None,
     umap_fit_rows: int,
+    umap_place: str,
 ) -> tuple[NDArray[np.float32], tuple[float, float] | None]:
     if method == "pca":
         return _pca_2d(vectors, progress)
-    return _umap_2d(vectors, seed=seed, fit_rows=umap_fit_rows, progress=progress), None
+    xy = _umap_2d(vectors, seed=seed, fit_rows=umap_fit_rows, place=umap_place, progress=progress)
+    return xy, None
 
 
 def _pca_2d(
@@ -476,7 +510,12 @@ def _pca_2d(
 
 
 def _umap_2d(
-    x: NDArray[np.float32], *, seed: int, fit_rows: int, progress: ProgressCallback | None
+    x: NDArray[np.float32],
+    *,
+    seed: int,
+    fit_rows: int,
+    place: str,
+    progress: ProgressCallback | None,
 ) -> NDArray[np.float32]:
     n = x.shape[0]
     if n < 4:
@@ -501,8 +540,29 @@ def _umap_2d(
     _report(progress, 0.05, f"UMAP: fitting on {len(fit):,} of {n:,} rows")
     started = time.perf_counter()
     xy = np.zeros((n, 2), dtype=np.float32)
-    xy[fit] = reducer.fit_transform(x[fit])
+    fitted = np.asarray(reducer.fit_transform(x[fit]), dtype=np.float32)
+    xy[fit] = fitted
     rest = np.setdiff1d(np.arange(n), fit, assume_unique=True)
+    if len(rest) == 0:
+        _report(progress, 1.0, "UMAP: done")
+        return xy
+    if place == "transform":
+
+        def locate(rows: NDArray[np.intp]) -> NDArray[np.float32]:
+            return np.asarray(reducer.transform(x[rows]), dtype=np.float32)
+    else:
+        import pynndescent  # comes with umap-learn
+
+        _report(progress, 0.45, "UMAP: indexing the fitted rows")
+        index = pynndescent.NNDescent(x[fit], n_neighbors=15, random_state=seed, n_jobs=1)
+        index.prepare()
+
+        def locate(rows: NDArray[np.intp]) -> NDArray[np.float32]:
+            neighbours, distances = index.query(x[rows], k=_UMAP_NEIGHBOURS)
+            weights = 1.0 / np.maximum(distances, 1e-12)
+            weights /= weights.sum(axis=1, keepdims=True)
+            return np.asarray(np.einsum("rk,rkc->rc", weights, fitted[neighbours]), np.float32)
+
     for start in range(0, len(rest), _UMAP_TRANSFORM_CHUNK):
         part = rest[start : start + _UMAP_TRANSFORM_CHUNK]
         elapsed = time.perf_counter() - started
@@ -511,9 +571,14 @@ def _umap_2d(
             0.5 + 0.5 * start / len(rest),
             f"UMAP: placing rows, {len(fit) + start:,} of {n:,} ({elapsed:.0f} s so far)",
         )
-        xy[part] = reducer.transform(x[part])
+        xy[part] = locate(part)
     _report(progress, 1.0, "UMAP: done")
     return xy
+
+
+def _check_place(place: str) -> None:
+    if place not in ("neighbors", "transform"):
+        raise ProjectionError(f"umap_place must be 'neighbors' or 'transform'; got {place!r}")
 
 
 def _report(progress: ProgressCallback | None, fraction: float, message: str) -> None:
