@@ -334,3 +334,55 @@ def test_bad_options_are_refused_by_name(
 ) -> None:
     with pytest.raises(error, match=message):
         map_coordinates(_run(), home=tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+# --- the loader's embedding column (the fast path for Parquet list columns) ----------------------
+
+
+def _parquet_with_embedding(column: object) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "data_row_id": ["a", "b", "c"],
+            "prob_x": [0.5, 0.5, 0.5],
+            "prob_y": [0.5, 0.5, 0.5],
+            "embedding": column,
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["fixed", "list", "ints"])
+def test_parquet_list_embeddings_load_as_float32_rows(kind: str) -> None:
+    import pyarrow as pa
+
+    rows = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    column = {
+        "fixed": pa.array(rows, pa.list_(pa.float32(), 2)),
+        "list": pa.array(rows, pa.list_(pa.float64())),
+        "ints": pa.array([[1, 2], [3, 4], [5, 6]], pa.list_(pa.int64())),
+    }[kind]
+    run = load_run(_parquet_with_embedding(column), filename="e.parquet")
+    assert run.embedding is not None and run.embedding.dtype == np.float32
+    assert run.embedding.tolist() == rows
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[1.0, 2.0], [3.0], [5.0, 6.0]], "row 2, field 'embedding': holds 1 values, expected 2"),
+        ([[1.0, float("nan")], [3.0, 1.0], [5.0, 6.0]], "row 1, field 'embedding': NaN or inf"),
+        ([[1.0, 2.0], None, [5.0, 6.0]], "row 2, field 'embedding': holds 0 values, expected 2"),
+    ],
+)
+def test_bad_parquet_embeddings_name_the_row(rows: list[object], message: str) -> None:
+    import pyarrow as pa
+
+    with pytest.raises(RunValidationError, match=message):
+        load_run(_parquet_with_embedding(pa.array(rows)), filename="e.parquet")
