@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from matplotlib.path import Path as MplPath
 
+from labelnext import map_data
 from labelnext.map_data import (
     apply_to_selection,
     density_grid,
@@ -167,9 +170,17 @@ def test_points_in_polygon_equals_matplotlib(
 ) -> None:
     """Random vertex lists are concave and self-intersecting more often than not."""
     xy = np.array(points, dtype=np.float64)
-    ours = points_in_polygon(xy, polygon)
     theirs = MplPath(np.array(polygon, dtype=np.float64)).contains_points(xy)
-    assert ours.tolist() == theirs.tolist()
+    assert points_in_polygon(xy, polygon).tolist() == theirs.tolist()
+    for cells in (2, 7, 32):  # the grid path, which large point sets take
+        with _grid(cells):
+            assert points_in_polygon(xy, polygon).tolist() == theirs.tolist()
+
+
+def _grid(cells: int) -> mock._patch[int]:  # type: ignore[name-defined]
+    """Force the grid path (whole cells classified at once) even for a few points."""
+    patch = mock.patch.multiple(map_data, _GRID_CELLS=cells, _GRID_MIN_POINTS=0)
+    return patch  # type: ignore[no-any-return]
 
 
 @settings(max_examples=100, deadline=None)
@@ -183,9 +194,22 @@ def test_points_in_polygon_equals_matplotlib_on_a_grid_of_edge_cases(
     """Integer vertices and half-integer points: points on edges, vertices and horizontal lines."""
     grid = np.stack(np.meshgrid(np.arange(-9, 10) / 2, np.arange(-9, 10) / 2), -1).reshape(-1, 2)
     xy = grid[np.random.default_rng(seed).permutation(len(grid))]
-    ours = points_in_polygon(xy.astype(np.float32), polygon)
     theirs = MplPath(np.array(polygon, dtype=np.float64)).contains_points(xy)
-    assert ours.tolist() == theirs.tolist()
+    assert points_in_polygon(xy.astype(np.float32), polygon).tolist() == theirs.tolist()
+    for cells in (3, 16):
+        with _grid(cells):
+            assert points_in_polygon(xy, polygon).tolist() == theirs.tolist()
+
+
+def test_the_grid_path_equals_matplotlib_on_a_dense_cloud_and_a_drawn_lasso() -> None:
+    rng = np.random.default_rng(5)
+    xy = rng.normal(size=(60_000, 2)).astype(np.float32)  # above the grid threshold
+    angle = np.linspace(0, 2 * np.pi, 150, endpoint=False)
+    radius = 1.2 + 0.6 * np.sin(7 * angle) + rng.uniform(-0.05, 0.05, 150)
+    lasso = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    theirs = MplPath(lasso).contains_points(xy)
+    assert points_in_polygon(xy, lasso).tolist() == theirs.tolist()
+    assert 0 < theirs.sum() < len(xy)
 
 
 def test_a_concave_polygon_leaves_its_notch_out() -> None:

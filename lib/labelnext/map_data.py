@@ -58,8 +58,14 @@ __all__ = [
     "selection_from_state",
 ]
 
+#: Up to this many strata, the sample finds each stratum's rows by comparison, not by a sort.
+_FEW_STRATA = 32
 #: Horizontal bands the points are bucketed into for the polygon test (fits int16).
 _BANDS = 4096
+#: From this many points inside the polygon's bounding box on, whole grid cells are classified.
+_GRID_MIN_POINTS = 20_000
+#: Cells per side of that grid.
+_GRID_CELLS = 512
 
 SelectionKind = Literal["none", "points", "box", "lasso", "box+lasso"]
 
@@ -165,13 +171,17 @@ def _stratified(
     group = codes[rows]
     counts = np.bincount(group)
     quotas = _allocate(counts, budget)
-    # rows grouped by stratum, in row order within each (a stable sort; radix sort for int16)
-    small = group.astype(np.int16) if len(counts) <= np.iinfo(np.int16).max else group
-    by_group = rows[np.argsort(small, kind="stable")]
-    starts = np.concatenate([[0], np.cumsum(counts)])
+    wanted = np.flatnonzero(quotas)
+    if len(wanted) <= _FEW_STRATA:  # one comparison pass per stratum beats a sort
+        members = [rows[group == s] for s in wanted]
+    else:  # rows grouped by stratum, in row order within each (stable; radix sort for int16)
+        small = group.astype(np.int16) if len(counts) <= np.iinfo(np.int16).max else group
+        by_group = rows[np.argsort(small, kind="stable")]
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        members = [by_group[starts[s] : starts[s + 1]] for s in wanted]
     picked = [
-        by_group[starts[s] + rng.choice(int(counts[s]), size=int(quotas[s]), replace=False)]
-        for s in np.flatnonzero(quotas)
+        part[rng.choice(len(part), size=int(quotas[s]), replace=False)]
+        for s, part in zip(wanted, members, strict=True)
     ]
     return np.asarray(np.concatenate(picked), dtype=np.intp)
 
@@ -270,7 +280,8 @@ def density_grid(
     Returns
     -------
     DensityGrid
-        The same counts as ``numpy.histogram2d(x, y, bins, range=extent)[0].T``.
+        The same counts as ``numpy.histogram2d(x, y, bins, range=extent)[0].T``, but for points
+        within a rounding error of a bin edge.
 
     Examples
     --------
@@ -286,16 +297,19 @@ def density_grid(
     if not (x1 > x0 and y1 > y0):
         raise ValueError(f"extent must have x0 < x1 and y0 < y1, got {extent}")
     keep = _check_mask(mask, len(points), "mask")
-    x = np.asarray(points[:, 0], dtype=np.float64)
-    y = np.asarray(points[:, 1], dtype=np.float64)
+    x, y = points[:, 0], points[:, 1]
     inside = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
     if keep is not None:
         inside &= keep
     x, y = x[inside], y[inside]
-    # x >= x0 here, so truncation is floor; the upper edge joins the last bin (numpy's rule)
-    ix = np.minimum(((x - x0) * (bx / (x1 - x0))).astype(np.int64), bx - 1)
-    iy = np.minimum(((y - y0) * (by / (y1 - y0))).astype(np.int64), by - 1)
-    flat = iy * bx + ix
+    # x >= x0 here, so truncation is floor; the upper edge joins the last bin (numpy's rule).
+    # In the coordinates' own precision (float32 maps): a point within a rounding error of a
+    # bin edge may count in the next bin, which no picture of the density can show
+    ix = np.minimum(((x - x0) * (bx / (x1 - x0))).astype(np.int32), bx - 1)
+    iy = np.minimum(((y - y0) * (by / (y1 - y0))).astype(np.int32), by - 1)
+    iy *= bx
+    iy += ix
+    flat = iy
     counts = np.bincount(flat, minlength=bx * by).astype(np.uint32).reshape(by, bx)
     return DensityGrid(
         counts=counts, x_range=(float(x0), float(x1)), y_range=(float(y0), float(y1))
@@ -327,11 +341,15 @@ def points_in_polygon(xy: ArrayLike, polygon: ArrayLike) -> NDArray[np.bool_]:
     """Rows inside a polygon by the even-odd rule (a ray crossing its edges an odd number of times).
 
     The polygon is closed implicitly (last vertex to first). Concave and self-intersecting
-    polygons are handled as ``matplotlib.path.Path(polygon).contains_points`` handles them (the
-    same crossing test, in float64); fewer than 3 vertices contain nothing. Work grows with the
-    points inside the polygon's bounding box times the crossings of a horizontal line, not with
-    points x vertices: the points are bucketed into horizontal bands and each edge tests only the
-    bands it spans.
+    polygons are handled as ``matplotlib.path.Path(polygon).contains_points`` handles them: the
+    same crossing test, in float64, so the answers are the same, points on edges included.
+    Fewer than 3 vertices contain nothing.
+
+    Work does not grow with points x vertices. Points outside the polygon's bounding box are
+    out at once. With many points left, a grid over the box classifies whole cells: a cell that
+    no edge comes near is inside or outside as its centre is (found by one scanline per row of
+    cells), and only points in cells along the edges get the exact test. That test buckets the
+    points into horizontal bands, and each edge tests only the bands it spans.
 
     Parameters
     ----------
@@ -356,19 +374,37 @@ def points_in_polygon(xy: ArrayLike, polygon: ArrayLike) -> NDArray[np.bool_]:
     px, py = points[:, 0], points[:, 1]
     candidates = np.flatnonzero((px >= x0) & (px <= x1) & (py >= y0) & (py <= y1))
     if len(candidates) == 0 or y1 <= y0:
-        return inside
+        return inside  # no edge straddles any point's y: nothing is inside
     cx = px[candidates].astype(np.float64)
     cy = py[candidates].astype(np.float64)
-    scale = _BANDS / (y1 - y0)
-    band = np.minimum(((cy - y0) * scale).astype(np.int16), _BANDS - 1)
+    if len(candidates) >= _GRID_MIN_POINTS and x1 > x0:
+        inside[candidates] = _in_polygon_grid(cx, cy, vertices, _GRID_CELLS)
+    else:
+        inside[candidates] = _in_polygon_exact(cx, cy, vertices)
+    return inside
+
+
+def _in_polygon_exact(
+    cx: NDArray[np.float64], cy: NDArray[np.float64], vertices: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """The crossing test for every point, edge by edge over the bands each edge spans."""
+    flag = np.zeros(len(cx), dtype=bool)
+    if len(cx) == 0:
+        return flag
+    y0 = float(vertices[:, 1].min())
+    height = float(vertices[:, 1].max()) - y0
+    if height <= 0:
+        return flag
+    scale = _BANDS / height
+    band = np.clip(((cy - y0) * scale).astype(np.int64), 0, _BANDS - 1).astype(np.int16)
     order = np.argsort(band, kind="stable")
     starts = np.concatenate([[0], np.cumsum(np.bincount(band, minlength=_BANDS))])
     sx, sy = cx[order], cy[order]
-    flag = np.zeros(len(candidates), dtype=bool)
     ax, ay = vertices[:, 0], vertices[:, 1]
     bx, by = np.roll(ax, -1), np.roll(ay, -1)
-    low = np.minimum(((np.minimum(ay, by) - y0) * scale).astype(np.int64), _BANDS - 1)
-    high = np.minimum(((np.maximum(ay, by) - y0) * scale).astype(np.int64), _BANDS - 1)
+    low = np.clip(((np.minimum(ay, by) - y0) * scale).astype(np.int64), 0, _BANDS - 1)
+    high = np.clip(((np.maximum(ay, by) - y0) * scale).astype(np.int64), 0, _BANDS - 1)
+    sorted_flag = np.zeros(len(cx), dtype=bool)
     for e in np.flatnonzero(ay != by):  # a horizontal edge never straddles a point's y
         start, stop = starts[low[e]], starts[high[e] + 1]
         if start == stop:
@@ -378,10 +414,67 @@ def points_in_polygon(xy: ArrayLike, polygon: ArrayLike) -> NDArray[np.bool_]:
         flag0 = ay[e] >= ty
         flag1 = by[e] >= ty
         right = (by[e] - ty) * (ax[e] - bx[e]) >= (bx[e] - tx) * (ay[e] - by[e])
-        hit = (flag0 != flag1) & (right == flag1)
-        flag[start:stop] ^= hit
-    inside[candidates[order]] = flag
-    return inside
+        sorted_flag[start:stop] ^= (flag0 != flag1) & (right == flag1)
+    flag[order] = sorted_flag
+    return flag
+
+
+def _in_polygon_grid(
+    cx: NDArray[np.float64],
+    cy: NDArray[np.float64],
+    vertices: NDArray[np.float64],
+    cells: int,
+) -> NDArray[np.bool_]:
+    """Whole grid cells away from every edge take their centre's answer; the rest are exact.
+
+    The points must lie inside the polygon's bounding box (the caller's candidates).
+    """
+    x0, y0 = vertices.min(axis=0)
+    x1, y1 = vertices.max(axis=0)
+    w, h = (x1 - x0) / cells, (y1 - y0) / cells
+    ax, ay = vertices[:, 0], vertices[:, 1]
+    bx, by = np.roll(ax, -1), np.roll(ay, -1)
+    # cells an edge passes through or near: samples along each edge at most half a cell apart,
+    # each marking its cell and the eight around it (so a corner the edge clips is covered)
+    span = np.maximum(np.abs(bx - ax) / w, np.abs(by - ay) / h)
+    steps = np.ceil(span * 2).astype(np.int64) + 1  # samples per edge, both ends included
+    edge = np.repeat(np.arange(len(ax)), steps)
+    k = np.arange(len(edge)) - np.repeat(np.cumsum(steps) - steps, steps)
+    t = k / np.repeat(np.maximum(steps - 1, 1), steps)
+    sx = ax[edge] + t * (bx[edge] - ax[edge])
+    sy = ay[edge] + t * (by[edge] - ay[edge])
+    near = np.zeros((cells + 2, cells + 2), dtype=bool)  # one cell of margin on each side
+    col = np.clip(np.floor((sx - x0) / w).astype(np.int64), -1, cells) + 1
+    row = np.clip(np.floor((sy - y0) / h).astype(np.int64), -1, cells) + 1
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            near[np.clip(row + dr, 0, cells + 1), np.clip(col + dc, 0, cells + 1)] = True
+    # each cell centre's answer, one scanline per row of cells: count the edges crossing the
+    # row's centre line to the right of each centre
+    centre_y = y0 + (np.arange(cells) + 0.5) * h
+    straddle = (ay[None, :] >= centre_y[:, None]) != (by[None, :] >= centre_y[:, None])
+    rows, edges = np.nonzero(straddle)
+    cross_x = ax[edges] + (centre_y[rows] - ay[edges]) * (bx[edges] - ax[edges]) / (
+        by[edges] - ay[edges]
+    )
+    # centres j with x0 + (j + 0.5) w < cross_x are left of the crossing and count it
+    first_right = np.clip(np.ceil((cross_x - x0) / w - 0.5).astype(np.int64), 0, cells)
+    counts = np.zeros((cells, cells + 1), dtype=np.int64)
+    np.add.at(counts, (rows, first_right), 1)
+    right_of = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # [r, k]: crossings at columns >= k
+    centre_inside = right_of[:, 1:] % 2 == 1  # centre j counts the crossings at columns > j
+    # one lookup per point: 0 outside, 1 inside, 2 near an edge (exact test)
+    status = np.where(near[1:-1, 1:-1], 2, centre_inside).astype(np.uint8).ravel()
+    # candidates lie inside the box, so truncation is floor; the top edge joins the last cell
+    pc = np.minimum(((cx - x0) * (1.0 / w)).astype(np.int32), cells - 1)
+    pr = np.minimum(((cy - y0) * (1.0 / h)).astype(np.int32), cells - 1)
+    pr *= cells
+    pr += pc
+    point_status = status[pr]
+    flag = point_status == 1
+    exact = np.flatnonzero(point_status == 2)
+    flag[exact] = _in_polygon_exact(cx[exact], cy[exact], vertices)
+    return np.asarray(flag, dtype=bool)
 
 
 @dataclass(frozen=True)
