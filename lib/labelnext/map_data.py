@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: Up to this many strata, the sample finds each stratum's rows by comparison, not by a sort.
-_FEW_STRATA = 32
+_FEW_STRATA = 4
 #: Horizontal bands the points are bucketed into for the polygon test (fits int16).
 _BANDS = 4096
 #: From this many points inside the polygon's bounding box on, whole grid cells are classified.
