@@ -5,6 +5,9 @@ images, so thumbnails can be made. Written in row groups of 262,144 rows, as a s
 would, so that streaming readers can read a group at a time.
 
     .venv/bin/python benchmarks/make_synthetic.py --rows 1000000 --out benchmarks/data/run_1m
+
+``--embedding-dim 16`` adds an ``embedding`` column (a fixed-size list of float32): a Gaussian
+blob per predicted class plus noise, so that a map of it shows clusters (``bench_map.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,18 @@ CLASSES = [str(i) for i in range(10)]
 CHUNK = 1_000_000
 
 
-def make_run(rows: int, out: Path, *, seed: int = 0, classes: int = 10) -> Path:
+def synthetic_embedding(
+    p: np.ndarray, dim: int, rng: np.random.Generator, *, spread: float = 3.0
+) -> np.ndarray:
+    """A (n, dim) float32 embedding: a blob per top-1 class (seeded centres) plus unit noise."""
+    centres = np.random.default_rng(1234).normal(size=(p.shape[1], dim)) * spread
+    noise = rng.standard_normal((len(p), dim), dtype=np.float32)
+    return (centres[p.argmax(axis=1)].astype(np.float32) + noise).astype(np.float32)
+
+
+def make_run(
+    rows: int, out: Path, *, seed: int = 0, classes: int = 10, embedding_dim: int = 0
+) -> Path:
     """Write ``out/run.json`` and ``out/predictions.parquet`` with ``rows`` rows."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -32,6 +46,7 @@ def make_run(rows: int, out: Path, *, seed: int = 0, classes: int = 10) -> Path:
         [("data_row_id", pa.string()), ("image", pa.string())]
         + [(f"prob_{c}", pa.float32()) for c in names]
         + [("site", pa.string()), ("brightness", pa.float32())]
+        + ([("embedding", pa.list_(pa.float32(), embedding_dim))] if embedding_dim else [])
     )
     path = out / "predictions.parquet"
     with pq.ParquetWriter(path, schema) as writer:
@@ -48,6 +63,9 @@ def make_run(rows: int, out: Path, *, seed: int = 0, classes: int = 10) -> Path:
                 "site": pa.array(rng.choice(["north", "south", "east", "west"], n)),
                 "brightness": pa.array(rng.random(n).astype(np.float32)),
             }
+            if embedding_dim:
+                flat = pa.array(synthetic_embedding(p, embedding_dim, rng).ravel())
+                columns["embedding"] = pa.FixedSizeListArray.from_arrays(flat, embedding_dim)
             writer.write_table(pa.table(columns, schema=schema), row_group_size=262_144)
     (out / "run.json").write_text(
         json.dumps(
@@ -71,8 +89,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "data" / "run_1m")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--embedding-dim", type=int, default=0, help="add an embedding column")
     args = parser.parse_args()
-    make_run(args.rows, args.out, seed=args.seed)
+    make_run(args.rows, args.out, seed=args.seed, embedding_dim=args.embedding_dim)
     print(f"wrote {args.rows:,} rows to {args.out}")
 
 

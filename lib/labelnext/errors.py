@@ -21,10 +21,12 @@ __all__ = [
     "LabelFileError",
     "LabelnextError",
     "LedgerError",
+    "NoEmbeddingError",
     "NothingToSubmitError",
     "PathNotAllowedError",
     "Problem",
     "ProblemLog",
+    "ProjectionError",
     "RunValidationError",
     "SelectionError",
     "StrategyError",
@@ -235,3 +237,11 @@ class NothingToSubmitError(BatchConflictError):
             f"All {len(self.conflicts)} row(s) are already in an open batch of project "
             f"'{project}': {listed}{more}. Nothing was submitted.",
         )
+
+
+class ProjectionError(LabelnextError, ValueError):
+    """Map coordinates cannot be made: an unknown method, bad coordinates, a missing extra."""
+
+
+class NoEmbeddingError(ProjectionError):
+    """The run has no 2-D coordinate columns and no embedding to project."""

@@ -261,6 +261,11 @@ def list_column(column: pa.ChunkedArray, name: str, problems: ProblemLog) -> NDA
 def read_embedding(table: pa.Table, problems: ProblemLog) -> NDArray[np.float32] | None:
     """The ``embedding`` column as an (n, d) float32 matrix, every row finite and of one width."""
     column = table.column("embedding")
+    fast = _numeric_lists(column)
+    if fast is not None:
+        bad = np.flatnonzero(~np.isfinite(fast).all(axis=1))
+        problems.add_rows(bad, "embedding", "NaN or infinite value")
+        return fast
     values = column.to_pylist()
     if values and isinstance(values[0], str):
         parsed = []
@@ -286,6 +291,33 @@ def read_embedding(table: pa.Table, problems: ProblemLog) -> NDArray[np.float32]
     bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
     problems.add_rows(bad, "embedding", "NaN or infinite value")
     return matrix
+
+
+def _numeric_lists(column: pa.ChunkedArray) -> NDArray[np.float32] | None:
+    """A Parquet list column of numbers, every row the same length, as (n, d) without Python.
+
+    ``None`` when the column is anything else (JSON text, ragged rows, nulls): the row-by-row
+    reader then names each bad row. A million 16-float rows take milliseconds here and tens of
+    seconds through ``to_pylist``.
+    """
+    kind = column.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and not (
+        pa.types.is_fixed_size_list(kind)
+    ):
+        return None
+    if not (pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)):
+        return None
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if array.null_count or len(array) == 0:
+        return None
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
+    if lengths.min() != lengths.max() or lengths[0] == 0:
+        return None
+    values = array.flatten()
+    if values.null_count:
+        return None
+    flat = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return np.ascontiguousarray(flat.reshape(len(array), int(lengths[0])))
 
 
 def check_image_refs(
