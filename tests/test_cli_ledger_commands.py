@@ -32,7 +32,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 
 def ids_file(path: Path, ids: list[str]) -> str:
-    path.write_text("data_row_id\n# picked by hand\n" + "\n".join(ids) + "\n", encoding="utf-8")
+    """One id per line, exactly (a .txt id list)."""
+    path.write_text("\n".join(ids) + "\n", encoding="utf-8")
     return str(path)
 
 

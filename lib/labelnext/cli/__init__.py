@@ -1,8 +1,10 @@
 """The ``labelnext`` command: what the dashboard does, from a shell or a nightly job.
 
-Exit codes: 0 success; 2 bad input or a refused request (one clear message on stderr, no
-traceback); 3 a batch conflict under ``--on-conflict fail`` (each row and the batch holding it
-on stderr). :func:`main` maps every error to its exit code, for every command.
+Exit codes: 0 success; 2 bad input, a refused request or output that cannot be written (one clear
+message on stderr, no traceback); 3 a batch conflict under ``--on-conflict fail`` (each row and
+the batch holding it on stderr); 141 standard output closed by its reader before everything was
+written (``| head``: the status a shell reports for SIGPIPE, so ``set -o pipefail`` sees it).
+:func:`main` maps every error to its exit code, for every command.
 
 The package: :mod:`.args` the arguments commands share; :mod:`.output` what they print;
 :mod:`.run_commands` validate, score, select; :mod:`.ledger_commands` submit, batches, export,
@@ -12,6 +14,7 @@ mark.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,11 +22,12 @@ from labelnext.cli.ledger_commands import add_ledger_commands
 from labelnext.cli.run_commands import add_run_commands
 from labelnext.errors import BatchConflictError, LabelnextError
 
-__all__ = ["EXIT_CONFLICT", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["EXIT_CONFLICT", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONFLICT = 3
+EXIT_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabelnextError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # `labelnext score RUN | head`
-        return EXIT_OK
+    except BrokenPipeError:  # `labelnext score RUN | head`: the reader has what it wanted
+        _quiet_stdout()
+        return EXIT_PIPE
     return code
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so Python's own flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass

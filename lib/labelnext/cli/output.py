@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from labelnext.csvtext import csv_safe_frame
 from labelnext.errors import LabelnextError
 from labelnext.readers import load_run
 from labelnext.runs import ModelRun
@@ -45,17 +48,62 @@ def text_histogram(confidence: NDArray[np.floating], *, bins: int = 10, width: i
 
 
 def write_table(frame: pd.DataFrame, out: str | None) -> None:
-    """CSV to stdout without ``out``; otherwise CSV or Parquet by the file's extension."""
+    """CSV to stdout without ``out``; otherwise CSV or Parquet by the file's extension.
+
+    CSV text cells are guarded against spreadsheet formulas (:mod:`labelnext.csvtext`). A file
+    is written to a temporary name beside it and moved into place, so a failed write (a missing
+    folder, a full disk) leaves no partial file and says why.
+
+    Raises
+    ------
+    LabelnextError
+        An unknown extension, or a file that cannot be written (naming ``--out`` and the reason).
+    BrokenPipeError
+        The reader of standard output went away (:func:`labelnext.cli.main` exits 141).
+    """
     if out is None:
-        frame.to_csv(sys.stdout, index=False, float_format="%.6f")
+        text = csv_safe_frame(frame).to_csv(index=False, float_format="%.6f")
+        if sys.stdout is None:  # started with standard output closed (`>&-`)
+            raise LabelnextError("standard output is closed: nothing was written; use --out FILE")
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise LabelnextError(
+                f"standard output cannot be written ({reason}); use --out FILE"
+            ) from None
         return
     path = Path(out)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    elif path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False, float_format="%.6f")
-    else:
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        raise LabelnextError(f"--out {out}: is a folder; give a file name")
+    if suffix not in (".parquet", ".pq", ".csv"):
         raise LabelnextError(
             f"--out {out}: unknown extension {path.suffix!r}; use .csv or .parquet"
         )
+    if not path.parent.is_dir():
+        raise LabelnextError(f"--out {out}: the folder {path.parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise LabelnextError(f"--out {out}: cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if suffix == ".csv":
+                data = csv_safe_frame(frame).to_csv(index=False, float_format="%.6f")
+                handle.write(data.encode("utf-8"))
+            else:
+                frame.to_parquet(handle, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise LabelnextError(
+            f"--out {out}: could not write the file ({exc.strerror or exc}); nothing was written"
+        ) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     progress(f"wrote {len(frame):,} rows to {path}")

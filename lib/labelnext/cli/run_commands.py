@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from labelnext.cli.args import (
     scoring_from_args,
 )
 from labelnext.cli.output import open_run, progress, text_histogram, write_table
+from labelnext.runs import ModelRun
 from labelnext.scoring import run_scores, supported_strategies
 from labelnext.select import Filter, filter_mask, ranked
 from labelnext.streaming import stream_top_k
@@ -106,6 +108,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     if _should_stream(args):
         return _select_streaming(args, flt)
     run = open_run(args.run, renormalize=args.renormalize)
+    _note_unknown_exclusions(run, flt)
     scoring = scoring_from_args(args)  # every option, as score and the streaming path use it
     scores = run_scores(run, scoring)
     frame = ranked(run, scoring, flt=flt, k=args.top, scores=scores)
@@ -113,6 +116,20 @@ def cmd_select(args: argparse.Namespace) -> int:
     pool = int(filter_mask(run, scores, flt).sum())
     progress(f"selected {len(frame):,} of {pool:,} rows in the pool")
     return 0
+
+
+def _note_unknown_exclusions(run: ModelRun, flt: Filter) -> None:
+    """Say how many --exclude ids are not in the run (an id list may span runs: not an error)."""
+    if not flt.exclude_ids:
+        return
+    missing = len(flt.exclude_ids) - len(run.positions(flt.exclude_ids))
+    if missing:
+        example = sorted(set(flt.exclude_ids) - set(run.ids[run.positions(flt.exclude_ids)]))[0]
+        print(
+            f"note: {missing:,} of the {len(flt.exclude_ids):,} --exclude ids are not in this run "
+            f"(for example {example!r}); they exclude nothing",
+            file=sys.stderr,
+        )
 
 
 def add_run_commands(sub: Any) -> None:

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from labelnext.csvtext import FORMULA_PREFIXES, csv_safe
 from labelnext.export.batch import ExportBatch
 
 __all__ = ["FORMULA_PREFIXES", "MANIFEST_COLUMNS", "csv_safe", "manifest_table"]
@@ -38,7 +39,6 @@ MANIFEST_COLUMNS = (
     "predicted_label",
     "priority",
 )
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _TEXT_COLUMNS = ("data_row_id", "image", "predicted_label")
 _PARQUET_SCHEMA = pa.schema(
     [
@@ -51,19 +51,6 @@ _PARQUET_SCHEMA = pa.schema(
         ("priority", pa.int64()),
     ]
 )
-
-
-def csv_safe(value: Any) -> Any:
-    """A text cell that a spreadsheet will not run as a formula; other values unchanged.
-
-    Examples
-    --------
-    >>> csv_safe("=1+1"), csv_safe("-5"), csv_safe("mnist-1"), csv_safe(-5.0)
-    ("'=1+1", "'-5", 'mnist-1', -5.0)
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def manifest_table(batch: ExportBatch, images: list[str | None]) -> pd.DataFrame:
