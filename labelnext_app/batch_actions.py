@@ -36,6 +36,7 @@ __all__ = [
     "client_token",
     "destination_project",
     "export_maker",
+    "mark_exported",
     "mark_labeled",
     "strategy_params",
     "submit",
@@ -163,6 +164,16 @@ def export_maker(ledger: Ledger, batch_id: int, fmt: str) -> Callable[[], bytes]
     The click's own callback marks the batch exported, so merely drawing the history does not.
     """
     return functools.partial(export.export_batch, ledger, batch_id, fmt, mark_exported=False)
+
+
+def mark_exported(batch_id: int) -> None:
+    """A download button was clicked: the batch was handed to a labeling tool."""
+    try:
+        cache.ledger().mark_exported(batch_id)
+    except LabelnextError as exc:
+        st.session_state[STATUS_RESULT] = ("error", safe_text.block(exc))
+        return
+    cache.forget_excluded_ids()
 
 
 def mark_labeled(batch_id: int) -> None:

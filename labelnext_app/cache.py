@@ -121,10 +121,22 @@ def projects() -> tuple[list[str], str | None]:
     return _projects(*_ledger_key())
 
 
+@st.cache_resource(ttl=EXCLUDED_TTL_S, show_spinner=False)
+def _history(db_url: str | None, home: str) -> Any:
+    return _ledger(db_url, home).batches()
+
+
+def history() -> Any:
+    """Every batch, newest first (``Ledger.batches``; cached for a few seconds: the counts
+    query scans every batch row)."""
+    return _history(*_ledger_key())
+
+
 def forget_excluded_ids() -> None:
-    """Called after this session submits, marks or cancels a batch."""
+    """Called after this session submits, marks, cancels or exports a batch."""
     _excluded_ids.clear()
     _projects.clear()
+    _history.clear()
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -146,6 +158,7 @@ def clear_all() -> None:
         _ledger,
         _excluded_ids,
         _projects,
+        _history,
     ):
         fn.clear()
     metadata_choices.clear()

@@ -36,15 +36,26 @@ def _layout(fig: go.Figure, *, height: int, x_title: str, y_title: str) -> go.Fi
     return fig
 
 
+def binned(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of ``values`` in ``bins`` equal bins over [0, 1], and the bins' centres.
+
+    The server bins; the browser gets ``bins`` numbers, not a million (a histogram trace would
+    send every value). float32 confidences are rounded so a value lands in the bin it prints as.
+    """
+    counts, edges = np.histogram(np.round(np.asarray(values, dtype=np.float64), 6), bins, (0, 1))
+    return counts, (edges[:-1] + edges[1:]) / 2
+
+
+def _bars(values: np.ndarray, bins: int, *, percent: bool, **style: object) -> go.Bar:
+    counts, centres = binned(values, bins)
+    heights = 100 * counts / max(len(values), 1) if percent else counts
+    return go.Bar(x=centres, y=heights, width=1.0 / bins, **style)
+
+
 def confidence_histogram(confidence: np.ndarray, *, strategy: str, bins: int = 40) -> go.Figure:
     """Histogram of ``1 - score`` over a run (left = least confident = label first)."""
     fig = go.Figure(
-        go.Histogram(
-            x=np.asarray(confidence),
-            xbins={"start": 0.0, "end": 1.0, "size": 1.0 / bins},
-            marker_color=SELECTION_COLOR,
-            name="rows",
-        )
+        _bars(confidence, bins, percent=False, marker_color=SELECTION_COLOR, name="rows")
     )
     fig.update_xaxes(range=[0, 1])
     title = f"confidence = 1 − score ({safe_text.plotly(strategy)})"
@@ -56,22 +67,16 @@ def selection_histogram(
 ) -> go.Figure:
     """Confidence of the selection over the pool's, each as a share of its own rows."""
     fig = go.Figure()
-    spec = {"start": 0.0, "end": 1.0, "size": 1.0 / bins}
     fig.add_trace(
-        go.Histogram(
-            x=pool_confidence,
-            xbins=spec,
-            histnorm="percent",
-            name="pool",
-            marker_color=POOL_COLOR,
-            opacity=0.7,
+        _bars(
+            pool_confidence, bins, percent=True, name="pool", marker_color=POOL_COLOR, opacity=0.7
         )
     )
     fig.add_trace(
-        go.Histogram(
-            x=selected_confidence,
-            xbins=spec,
-            histnorm="percent",
+        _bars(
+            selected_confidence,
+            bins,
+            percent=True,
             name="selection",
             marker_color=SELECTION_COLOR,
             opacity=0.85,
@@ -89,26 +94,27 @@ MAX_CLASS_BARS = 30
 
 def class_distribution(
     classes: Sequence[str],
-    pool_labels: np.ndarray,
-    selected_labels: np.ndarray,
+    pool_shares: np.ndarray,
+    selected_shares: np.ndarray,
     *,
     max_bars: int = MAX_CLASS_BARS,
 ) -> go.Figure:
-    """Predicted-class shares of the selection next to the pool's.
+    """Predicted-class shares of the selection next to the pool's (``view.class_shares``).
 
     With more than ``max_bars`` classes, the classes most present in the selection (then the
     pool) get a bar each and the rest one ``other (n classes)`` bar.
     """
     names = list(classes)
-    pool = pd.Series(pool_labels).value_counts(normalize=True).reindex(names, fill_value=0)
-    sel = pd.Series(selected_labels).value_counts(normalize=True).reindex(names, fill_value=0)
+    pool = pd.Series(np.asarray(pool_shares, dtype=float), index=names)
+    sel = pd.Series(np.asarray(selected_shares, dtype=float), index=names)
     if len(names) > max_bars:
         keep = (
             pd.DataFrame({"sel": sel, "pool": pool})
             .sort_values(["sel", "pool"], ascending=False, kind="stable")
             .index[: max_bars - 1]
         )
-        rest = [n for n in names if n not in set(keep)]
+        kept = set(keep)
+        rest = [n for n in names if n not in kept]
         other = f"other ({len(rest):,} classes)"
         pool = pd.concat([pool[keep], pd.Series({other: pool[rest].sum()})])
         sel = pd.concat([sel[keep], pd.Series({other: sel[rest].sum()})])

@@ -48,9 +48,9 @@ def choose_project() -> None:
 def pick(data_row_id: str) -> None:
     chosen = session.selection()
     if st.session_state.get(f"review_pick_{data_row_id}"):
-        chosen.add(data_row_id)
+        session.set_selection(chosen | {data_row_id})
     else:
-        chosen.discard(data_row_id)
+        session.set_selection(chosen - {data_row_id})
 
 
 def select_page(page_ids: list[str]) -> None:

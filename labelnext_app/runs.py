@@ -130,7 +130,7 @@ def set_run(key: str) -> None:
     if ss.get(RUN_KEY) == key:
         return
     ss[RUN_KEY] = key
-    ss[SELECTION] = set()
+    ss[SELECTION] = frozenset()
     for name in list(ss.keys()):
         if str(name).startswith(("review_", "detail_")):
             del ss[name]

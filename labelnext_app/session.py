@@ -8,7 +8,8 @@ State that must outlive a page lives under plain (non-widget) keys set once with
     How rows are scored: one :class:`labelnext.scoring.Scoring` (see
     :mod:`labelnext_app.scoring`).
 ``selection``
-    A ``set`` of ``data_row_id`` strings; survives paging, filters and page switches.
+    A ``frozenset`` of ``data_row_id`` strings; survives paging, filters and page switches. It
+    is replaced, never changed in place, so a rerun with the same selection reuses its row mask.
 ``user_name``
     Who is working, recorded on batches as ``created_by``.
 ``project``
@@ -53,7 +54,7 @@ def init_state(default_run_key: str | None) -> None:
     ss = st.session_state
     ss.setdefault(RUN_KEY, default_run_key)
     ss.setdefault(SCORING, Scoring())
-    ss.setdefault(SELECTION, set())
+    ss.setdefault(SELECTION, frozenset())
     ss.setdefault(USER, signed_in_user() or "")
     ss.setdefault(PROJECT, None)
 
@@ -68,20 +69,23 @@ def signed_in_user() -> str | None:
     return None
 
 
-def selection() -> set[str]:
-    """The selected ``data_row_id`` values (the live set in session state)."""
-    chosen: set[str] = st.session_state.setdefault(SELECTION, set())
+def selection() -> frozenset[str]:
+    """The selected ``data_row_id`` values."""
+    chosen = st.session_state.setdefault(SELECTION, frozenset())
+    if not isinstance(chosen, frozenset):  # seeded by a test or an older session as a set
+        chosen = frozenset(chosen)
+        st.session_state[SELECTION] = chosen
     return chosen
 
 
 def set_selection(ids: Iterable[str]) -> None:
     """Replace the selection."""
-    st.session_state[SELECTION] = set(ids)
+    st.session_state[SELECTION] = ids if isinstance(ids, frozenset) else frozenset(ids)
 
 
 def clear_selection() -> None:
     """Empty the selection (an ``on_click`` callback)."""
-    st.session_state[SELECTION] = set()
+    st.session_state[SELECTION] = frozenset()
 
 
 def project() -> str | None:

@@ -118,7 +118,7 @@ scoring = scoring_state.current_scoring(run)
 scores = scoring_state.run_scores(run, scoring)
 described = scoring_state.describe_scoring(run, scoring)
 queue = review.queue()
-in_ledger = len(run.positions(queue.excluded))  # a hash lookup per id, not an array scan
+in_ledger = int(run.mask_of(queue.excluded).sum())
 
 st.subheader(safe_text.md(run.name))
 meta = [x for x in (run.model, f"version {run.version}" if run.version else None, run.created) if x]

@@ -19,7 +19,7 @@ FIGURES: dict[str, Callable[[], go.Figure]] = {
     "confidence": lambda: charts.confidence_histogram(np.array([0.1, 0.9]), strategy="margin"),
     "selection": lambda: charts.selection_histogram(np.array([0.1, 0.5]), np.array([0.2])),
     "classes": lambda: charts.class_distribution(
-        CLASSES, np.array(["a", "b"], dtype=object), np.array(["a"], dtype=object)
+        CLASSES, np.array([0.5, 0.5, 0.0]), np.array([1.0, 0.0, 0.0])
     ),
     "probabilities": lambda: charts.class_probabilities(CLASSES, np.array([0.2, 0.5, 0.3])),
     "multilabel": lambda: charts.multilabel_probabilities(
@@ -86,3 +86,41 @@ def test_as_scoring_reads_params_back() -> None:
     assert scoring_state.as_scoring(original.params()) == original
     assert scoring_state.as_scoring(None) == Scoring()
     assert scoring_state.as_scoring({"strategy": "nope"}) == Scoring()
+
+
+def test_histograms_send_bins_not_rows() -> None:
+    confidence = np.random.default_rng(0).random(100_000)
+    fig = charts.confidence_histogram(confidence, strategy="margin", bins=40)
+    bar = fig.data[0]
+    assert len(bar.y) == 40 and sum(bar.y) == 100_000
+    counts, _ = np.histogram(np.round(confidence, 6), 40, (0, 1))
+    assert list(bar.y) == counts.tolist()
+    both = charts.selection_histogram(confidence, confidence[:10], bins=25)
+    assert [round(sum(t.y)) for t in both.data] == [100, 100]  # each a share of its own rows
+    # a float32 0.4 (0.39999998) counts in the bin it prints as
+    edge = charts.confidence_histogram(np.array([0.4], dtype=np.float32), strategy="m", bins=10)
+    assert list(edge.data[0].y).index(1) == 4
+
+
+def test_class_chart_caps_the_bars_and_sums_the_rest() -> None:
+    classes = [f"c{i}" for i in range(200)]
+    pool = np.full(200, 1 / 200)
+    selected = np.zeros(200)
+    selected[[5, 7]] = [0.75, 0.25]
+    fig = charts.class_distribution(classes, pool, selected, max_bars=10)
+    assert list(fig.data[1].x)[:2] == ["c5", "c7"]  # the selection's classes come first
+    assert list(fig.data[1].x)[-1] == "other (191 classes)"
+    assert sum(fig.data[0].y) == pytest.approx(100)
+    assert sum(fig.data[1].y) == pytest.approx(100)
+
+
+def test_class_shares_by_task() -> None:
+    from labelnext import view
+
+    for name in ("mnist/run_001", "mnist_detect", "mnist_multilabel"):
+        run = load_run(SAMPLE_DATA_DIR / name)
+        mask = np.zeros(run.n_rows, dtype=bool)
+        mask[:50] = True
+        shares = view.class_shares(run, mask)
+        presence = run.class_presence()[:50]
+        np.testing.assert_allclose(shares, presence.mean(axis=0))

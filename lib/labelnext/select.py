@@ -88,7 +88,7 @@ def filter_mask(run: ModelRun, scores: NDArray[np.floating[Any]], flt: Filter) -
         values = pd.to_numeric(_metadata(run, column), errors="coerce").to_numpy()
         mask &= (values >= low) & (values <= high)
     if flt.exclude_ids:
-        mask[run.positions(flt.exclude_ids)] = False
+        mask &= ~run.mask_of(flt.exclude_ids)
     return mask
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "box_table",
     "build_view",
     "clamp_page",
+    "class_shares",
     "invert_page",
     "select_confidence_range",
     "select_page",
@@ -216,8 +217,7 @@ def selection_frame(
     """
     if full_order is None:
         full_order = select.order(np.asarray(scores), run.ids, id_rank=run.id_rank)
-    wanted = np.zeros(run.n_rows, dtype=bool)
-    wanted[run.positions(selected)] = True
+    wanted = run.mask_of(selected if isinstance(selected, frozenset) else frozenset(selected))
     return select.rows_frame(run, full_order[wanted[full_order]], scores)
 
 
@@ -269,6 +269,41 @@ def box_table(
         }
     )
     return table[score >= threshold].reset_index(drop=True)
+
+
+def class_shares(run: ModelRun, mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """The share of the masked rows that predict each class, shape (n_classes,).
+
+    Classification: the top-1 class (shares sum to 1). Multi-label: rows with the class at or
+    above the threshold; detection: rows with a box of the class (a row may count for several).
+    Integer work only: no per-row strings, whatever the row or class count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from labelnext import load_run
+    >>> from labelnext.paths import SAMPLE_DATA_DIR
+    >>> run = load_run(SAMPLE_DATA_DIR / "mnist" / "run_001")
+    >>> round(float(class_shares(run, np.ones(run.n_rows, dtype=bool)).sum()), 6)
+    1.0
+    """
+    n = int(mask.sum())
+    counts = np.zeros(len(run.classes), dtype=np.float64)
+    if n == 0:
+        return counts
+    if run.boxes is not None:
+        keep = mask[run.boxes.row]
+        pairs = np.unique(run.boxes.row[keep] * len(run.classes) + run.boxes.label[keep])
+        counts += np.bincount(pairs % len(run.classes), minlength=len(run.classes))
+    elif run.task == "multilabel" and run.probabilities is not None:
+        rows = np.flatnonzero(mask)
+        for start in range(0, len(rows), 65_536):  # bounded temporaries at any size
+            block = run.probabilities[rows[start : start + 65_536]]
+            counts += (block >= run.threshold).sum(axis=0)
+    else:
+        index = run.predicted_index[mask]
+        counts += np.bincount(index[index >= 0], minlength=len(run.classes))
+    return counts / n
 
 
 def clamp_page(page: int, n_pages: int) -> int:
