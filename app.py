@@ -33,6 +33,7 @@ pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/review.py", title="Review", icon=":material/grid_view:"),
     st.Page("pages/detail.py", title="Detail", icon=":material/zoom_in:"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
     st.Page("pages/batch.py", title="Batch", icon=":material/playlist_add_check:"),
 ]
 page = st.navigation(pages)

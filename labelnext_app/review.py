@@ -111,8 +111,11 @@ def excluded_ids() -> frozenset[str]:
     return state.excluded
 
 
-def review_filter(run: ModelRun) -> Filter:
+def review_filter(run: ModelRun, *, map_rows: bool = True) -> Filter:
     """The Filter the Review widgets describe (read from session state, defaults if unset).
+
+    ``map_rows``: keep only the rows a map lasso sent to Review (``review_only_ids``), if any;
+    the map itself draws the whole filtered pool (``map_rows=False``).
 
     Raises
     ------
@@ -132,6 +135,7 @@ def review_filter(run: ModelRun) -> Filter:
         elif f"review_meta_eq_{column}" in ss:
             equals = ((column, ss[f"review_meta_eq_{column}"]),)
     exclude = excluded_ids() if ss.get("review_hide_queued", True) else frozenset()
+    only = ss.get("review_only_ids") if map_rows else None
     return Filter(
         classes=classes,
         min_confidence=float(low),
@@ -139,6 +143,7 @@ def review_filter(run: ModelRun) -> Filter:
         metadata_equals=equals,
         metadata_ranges=ranges,
         exclude_ids=exclude,
+        only_ids=frozenset(only) if only is not None else None,
     )
 
 

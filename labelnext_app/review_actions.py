@@ -20,6 +20,7 @@ from . import review, runs, scoring_state, session
 
 __all__ = [
     "choose_project",
+    "clear_map_rows",
     "first_page",
     "invert_page",
     "pick",
@@ -37,6 +38,12 @@ def first_page() -> None:
 def step_page(delta: int, n_pages: int) -> None:
     current = st.session_state.get("review_page", 1)
     st.session_state["review_page"] = views.clamp_page(current + delta, n_pages)
+
+
+def clear_map_rows() -> None:
+    """Back to every row after "show these in Review" from the map."""
+    st.session_state.pop("review_only_ids", None)
+    first_page()
 
 
 def choose_project() -> None:

@@ -132,6 +132,13 @@ with st.container(border=True):
             f"the order is by {scoring_state.describe_scoring(run, scoring)}."
         )
 
+only = ss.get("review_only_ids")
+if only is not None:
+    o1, o2 = st.columns([6, 2], vertical_alignment="center")
+    o1.info(f"Showing only the {len(only):,} rows of a selection on the map.")
+    o2.button(
+        "Show all rows", key="review_clear_only", on_click=actions.clear_map_rows, width="stretch"
+    )
 try:
     flt = review.review_filter(run)
 except LedgerError as exc:

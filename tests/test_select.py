@@ -138,3 +138,14 @@ def test_load_run_precomputes_the_id_rank(tmp_path: Path) -> None:
     assert run.presorted_id_rank is not None
     assert run.id_rank is run.presorted_id_rank
     assert run.id_rank.tolist() == [1, 2, 0]
+
+
+def test_only_ids_keeps_just_those_rows() -> None:
+    from labelnext.paths import SAMPLE_DATA_DIR
+
+    run = load_run(SAMPLE_DATA_DIR / "mnist" / "run_001")
+    keep = frozenset(run.ids[[3, 10, 40]])
+    table = ranked(run, "margin", flt=Filter(only_ids=keep, exclude_ids=frozenset([run.ids[10]])))
+    assert set(table["data_row_id"]) == {run.ids[3], run.ids[40]}
+    with pytest.raises(EmptyPoolError):
+        ranked(run, "margin", flt=Filter(only_ids=frozenset()))

@@ -38,6 +38,8 @@ class Filter:
         Keep rows whose numeric metadata column lies in ``[low, high]``.
     exclude_ids : frozenset of str
         Leave these rows out (rows already queued or labeled).
+    only_ids : frozenset of str or None
+        Keep only these rows (the rows of a lasso on the map); None keeps every row.
     """
 
     classes: tuple[str, ...] = ()
@@ -46,6 +48,7 @@ class Filter:
     metadata_equals: tuple[tuple[str, Any], ...] = ()
     metadata_ranges: tuple[tuple[str, float, float], ...] = ()
     exclude_ids: frozenset[str] = field(default_factory=frozenset)
+    only_ids: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("min_confidence", "max_confidence"):
@@ -89,6 +92,8 @@ def filter_mask(run: ModelRun, scores: NDArray[np.floating[Any]], flt: Filter) -
         mask &= (values >= low) & (values <= high)
     if flt.exclude_ids:
         mask &= ~run.mask_of(flt.exclude_ids)
+    if flt.only_ids is not None:
+        mask &= run.mask_of(flt.only_ids)
     return mask
 
 
