@@ -234,7 +234,9 @@ class Ledger:
         int
             The project id.
         """
-        name = check_name("project", name)
+        return self._project_id(check_name("project", name))
+
+    def _project_id(self, name: str) -> int:
         return int(
             self._insert_ignore(projects_table, {"name": name, "created_at": now()}, key="name")
         )
@@ -394,7 +396,7 @@ class Ledger:
             existing = self._token_batch(client_token, project)
             if existing is not None:
                 return existing
-        project_id = self.ensure_project(project)
+        project_id = self._project_id(project)
         if run_id is not None:
             self._check_run(run_id)
 
