@@ -240,7 +240,8 @@ def revertible(conn: Connection, action_id: int) -> dict[str, Any]:
     kind = str(target["kind"])
     if kind in _NOT_REVERTIBLE:
         raise LedgerError(
-            f"action {action_id} is a {kind} of batch {target['batch_id']}, which cannot be "
+            f"action {action_id} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} of batch "
+            f"{target['batch_id']}, which cannot be "
             f"reverted ({_NOT_REVERTIBLE[kind]})"
         )
     if target["reverted_by"] is not None:
