@@ -238,8 +238,11 @@ def row_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
     images = _str_or_none(column("image"))
     problems = []
     for field, values in (("predicted_label", labels), ("image", images)):
+        limit = TEXT_LIMITS[field]
         for position, value in enumerate(values):
-            problem = None if value is None else text_problem(value, TEXT_LIMITS[field])
+            if value is None or (len(value) <= limit and value.isascii() and "\x00" not in value):
+                continue  # the common case, checked quickly
+            problem = text_problem(value, limit)
             if problem is not None:
                 problems.append(
                     f"position {position} (data_row_id {shorten(ids[position])}): {field} "
