@@ -1,4 +1,5 @@
-"""The ledger commands of the CLI: submit, batches, export, mark (through labelnext.cli.main)."""
+"""The ledger commands of the CLI: submit, batches, export, mark, revert, actions (through
+labelnext.cli.main)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pandas as pd
 import pytest
 
 from labelnext.cli import build_parser, main
-from labelnext.cli.ledger_commands import cmd_batches, cmd_export, cmd_mark, cmd_submit
+from labelnext.cli.ledger_commands import (
+    cmd_actions,
+    cmd_batches,
+    cmd_export,
+    cmd_mark,
+    cmd_revert,
+    cmd_submit,
+)
 from labelnext.export import formats_for
 from labelnext.ledger import Ledger
 from labelnext.readers import load_run
@@ -44,6 +52,9 @@ def test_commands_are_wired_into_the_cli() -> None:
         (["batches"], cmd_batches),
         (["export", "1", "--format", "csv", "--out", "f"], cmd_export),
         (["mark", "1", "--labeled"], cmd_mark),
+        (["mark", "1", "--reopen", "--as", "bo"], cmd_mark),
+        (["revert", "3"], cmd_revert),
+        (["actions", "--batch", "2", "--project", "p"], cmd_actions),
     ]:
         assert parser.parse_args(argv).func is func
 
@@ -239,3 +250,124 @@ def test_submit_a_detection_run_records_the_aggregation(
     assert stored == expected["data_row_id"].tolist()
     assert info.strategy_params["aggregation"] == "mean"
     assert info.strategy_params["empty_score"] == 1.0
+
+
+def _actions(capsys: pytest.CaptureFixture[str], db: str, *extra: str) -> list[list[str]]:
+    code, out, _ = run_cli(capsys, "actions", "--db", db, *extra)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "action_id",
+        "at",
+        "kind",
+        "batch_id",
+        "project",
+        "actor",
+        "origin",
+        "n_rows",
+        "reverted_by",
+        "revertible",
+    ]
+    # "at" prints as two words (date and time)
+    return [line.split()[:1] + line.split()[3:] for line in lines[1:]]
+
+
+def test_cancel_reopen_mark_and_revert_are_recorded_with_the_user_and_the_cli(
+    capsys: pytest.CaptureFixture[str],
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("getpass.getuser", lambda: "grace")
+    db = ["--db", ledger_url]
+    code, out, _ = run_cli(
+        capsys, "submit", str(RUN), "--project", "digits", "--name", "one", "--top", "3", *db
+    )
+    batch = int(out)
+    code, out, _ = run_cli(capsys, "actions", *db, "--batch", str(batch + 100))
+    assert (code, out.strip()) == (0, "no actions")
+
+    code, _, err = run_cli(capsys, "mark", str(batch), "--cancelled", "--as", "bo", *db)
+    log = _actions(capsys, ledger_url)
+    cancel = int(log[0][0])
+    assert log[0][1:] == ["cancel", str(batch), "digits", "bo", "cli", "3", "-", "True"]
+    assert log[1][1:] == ["submit", str(batch), "digits", "grace", "cli", "3", "-", "False"]
+    assert code == 0
+    assert f"cancelled, 3 row(s) freed (action {cancel}; undo: labelnext revert {cancel})" in err
+
+    code, _, err = run_cli(capsys, "mark", str(batch), "--reopen", *db)
+    assert code == 0 and "reopened, 3 row(s) open again; status queued" in err
+    code, _, err = run_cli(capsys, "mark", str(batch), "--reopen", *db)
+    assert code == 2 and f"batch {batch} is queued, not cancelled" in err
+
+    code, _, err = run_cli(capsys, "mark", str(batch), "--labeled", *db)
+    log = _actions(capsys, ledger_url, "--project", "digits")
+    mark = int(log[0][0])
+    assert code == 0 and f"status labeled (action {mark}; undo: labelnext revert {mark})" in err
+    assert [row[1] for row in log] == ["mark_labeled", "reopen", "cancel", "submit"]
+    assert log[2][7] == log[1][0]  # the cancel is reverted by the reopen
+
+    code, _, err = run_cli(capsys, "revert", str(mark), "--as", "cy", *db)
+    assert code == 0
+    assert (
+        f"action {mark} reverted by action " in err and "3 row(s) open again; status queued" in err
+    )
+    log = _actions(capsys, ledger_url, "--batch", str(batch))
+    assert log[0][1:7] == ["unmark", str(batch), "digits", "cy", "cli", "3"]
+    code, _, err = run_cli(capsys, "revert", str(mark), *db)
+    assert (
+        code == 2 and f"action {mark} (mark_labeled of batch {batch}) was already reverted" in err
+    )
+    code, _, err = run_cli(capsys, "revert", log[-1][0], *db)
+    assert code == 2 and "a submit of batch" in err and "cancel it" in err
+    code, _, err = run_cli(capsys, "revert", "999", *db)
+    assert code == 2 and "there is no action 999" in err
+
+    # a cancel whose rows another batch took since: exit 3, each row and its batch listed
+    run_cli(capsys, "mark", str(batch), "--cancelled", *db)
+    with Ledger(ledger_url) as ledger:
+        picked = ledger.batch_rows(batch)["data_row_id"].tolist()
+    rows = ids_file(tmp_path / "rows.txt", picked[:2])
+    code, out, _ = run_cli(
+        capsys, "submit", str(RUN), "--project", "digits", "--name", "two", "--rows", rows, *db
+    )
+    taker = int(out)
+    code, _, err = run_cli(capsys, "mark", str(batch), "--reopen", *db)
+    assert code == 3
+    assert f"Cannot reopen batch {batch}: 2 of its row(s) are now in another open batch" in err
+    for row in picked[:2]:
+        assert f"  {row}\tbatch {taker}" in err
+
+
+def test_export_is_recorded_as_the_cli_user(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    argv = ["submit", str(RUN), "--project", "digits", "--name", "n", "--top", "2", "--db", db]
+    batch_id = int(run_cli(capsys, *argv)[1])
+    out = str(tmp_path / "b.csv")
+    code, _, _ = run_cli(
+        capsys, "export", str(batch_id), "--format", "csv", "--out", out, "--as", "dee", "--db", db
+    )
+    assert code == 0
+    with Ledger(db) as ledger:
+        log = ledger.actions(batch_id)
+        assert ledger.batch(batch_id).status == "exported"
+    assert log[["kind", "actor", "origin"]].values.tolist()[0] == ["export", "dee", "cli"]
+
+
+def test_a_ledger_that_is_down_exits_2_with_one_clear_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://ana:pw@127.0.0.1:{port}/test"
+    for argv in (["batches"], ["actions"], ["mark", "1", "--cancelled"], ["revert", "1"]):
+        code, out, err = run_cli(capsys, *argv, "--db", url)
+        assert (code, out) == (2, "")
+        assert (
+            f"labelnext {argv[0]}: error: The ledger Ledger('postgresql+psycopg://ana:***@" in err
+        )
+        assert "is unavailable (open)" in err and "Traceback" not in err and "pw@" not in err

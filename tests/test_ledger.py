@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from labelnext.errors import BatchConflictError, LedgerError
+from labelnext.errors import BatchConflictError, LedgerError, ReopenConflictError
 from labelnext.ledger import (
     BatchInputError,
     Ledger,
@@ -95,7 +95,7 @@ def test_new_ledger_is_at_the_newest_schema_revision(ledger: Ledger) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD == "0002"
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD == "0003"
     with ledger.engine.connect() as conn:
         context = MigrationContext.configure(conn)
         assert context.get_current_revision() == SCHEMA_HEAD
@@ -517,8 +517,8 @@ def test_excluded_ids_counts_open_and_labeled_rows_across_runs(ledger: Ledger) -
 # -- migrations --------------------------------------------------------------------------------
 
 
-def _fixture_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_ledger_v1", FIXTURES / "make_ledger_v1.py")
+def _fixture_module(name: str = "make_ledger_v1") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, FIXTURES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -546,6 +546,12 @@ def _check_upgraded(ledger: Ledger, v1: ModuleType) -> None:
     assert fresh.created and fresh.batch_id > 3  # PostgreSQL sequences may leave gaps
     assert ledger.batch_rows(fresh.batch_id)["data_row_id"].tolist() == ["d006", "d007"]
     assert submit(ledger, ["x"], project=v1.PROJECT, client_token="token-2").created is False
+    # the batch cancelled before actions were recorded can be reopened once its rows are free:
+    # d003 is open in batch 2 again, d006 in the fresh batch, so the index refuses it now
+    with pytest.raises(ReopenConflictError, match=r"Cannot reopen batch 3: 2 of its row") as err:
+        ledger.reopen(3)
+    assert err.value.conflicts == {"d003": 2, "d006": fresh.batch_id}
+    assert ledger.batch(3).status == "cancelled"
 
 
 def test_the_shipped_v1_ledger_upgrades_with_its_data(tmp_path: Path) -> None:
@@ -555,7 +561,7 @@ def test_the_shipped_v1_ledger_upgrades_with_its_data(tmp_path: Path) -> None:
     with Ledger(f"sqlite:///{copy}") as ledger:
         with ledger.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
-                "0002"
+                "0003"
             )
         _check_upgraded(ledger, v1)
 
@@ -565,3 +571,53 @@ def test_a_v1_ledger_upgrades_on_each_backend(ledger_url: str) -> None:
     v1.populate_v1(ledger_url)
     with Ledger(ledger_url) as ledger:
         _check_upgraded(ledger, v1)
+
+
+def _check_upgraded_v2(ledger: Ledger, v2: ModuleType) -> None:
+    assert ledger.projects() == [v2.PROJECT]
+    listing = ledger.batches().sort_values("batch_id")
+    assert listing["name"].tolist() == [b[0] for b in v2.BATCHES]
+    assert listing["status"].tolist() == [b[1] for b in v2.BATCHES]
+    assert listing["note"].tolist() == [b[3] for b in v2.BATCHES]
+    for batch_id, batch in enumerate(v2.BATCHES, start=1):
+        stored = ledger.batch_rows(batch_id)
+        assert list(zip(stored["data_row_id"], stored["status"], strict=True)) == [
+            (r[0], r[1]) for r in batch[4]
+        ]
+        images = [None if pd.isna(i) else i for i in stored["image"]]
+        assert images == [r[2] for r in batch[4]]
+        expected = [pd.NaT if r[3] is None else pd.Timestamp(r[3]) for r in batch[4]]
+        assert stored["labeled_at"].tolist() == expected
+    assert ledger.actions().empty  # nothing before 0003 is invented
+    # the old cancel can be taken back (its freed row is free), to "queued": the status it had
+    # before was not recorded
+    result = ledger.reopen(3, actor="cy", origin="cli")
+    assert (result.kind, result.n_rows, result.status) == ("reopen", 1, "queued")
+    assert ledger.batch_rows(3)["status"].tolist() == ["open", "labeled"]
+    logged = ledger.actions()
+    assert logged[["kind", "actor", "origin", "n_rows"]].values.tolist() == [
+        ["reopen", "cy", "cli", 1]
+    ]
+    assert logged["details"].iloc[0]["reverts"] is None
+    # and a new submit is recorded
+    submit(ledger, ["d9"], project=v2.PROJECT)
+    assert ledger.actions()["kind"].tolist() == ["submit", "reopen"]
+
+
+def test_the_shipped_v2_ledger_upgrades_with_its_data(tmp_path: Path) -> None:
+    v2 = _fixture_module("make_ledger_v2")
+    copy = tmp_path / "ledger_v2.db"
+    shutil.copyfile(FIXTURES / "ledger_v2.db", copy)
+    with Ledger(f"sqlite:///{copy}") as ledger:
+        with ledger.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
+                "0003"
+            )
+        _check_upgraded_v2(ledger, v2)
+
+
+def test_a_v2_ledger_upgrades_on_each_backend(ledger_url: str) -> None:
+    v2 = _fixture_module("make_ledger_v2")
+    v2.populate_v2(ledger_url)
+    with Ledger(ledger_url) as ledger:
+        _check_upgraded_v2(ledger, v2)

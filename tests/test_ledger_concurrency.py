@@ -1,27 +1,31 @@
-"""Several processes against one ledger, on each backend: the database keeps the invariants."""
+"""Several processes against one ledger, on each backend: the database keeps the invariants.
+
+The workers are plain subprocesses of tests/ledger_workers.py released together at file barriers
+(tests/worker_processes.py): nothing depends on this process's ``__main__`` (which an AppTest
+earlier in the session replaces), and a worker that dies fails the test within a poll, with its
+exit code and output, instead of hanging it.
+"""
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from ledger_workers import rows_for, submit_and_hang, submit_at_the_barrier
+from _pytest.outcomes import Failed
+from ledger_workers import rows_for
+from worker_processes import worker_group
 
 from labelnext.errors import BatchConflictError
-from labelnext.ledger import Ledger, batch_rows, batches
+from labelnext.ledger import Ledger, actions, batch_rows, batches
 
+WORKER_SCRIPT = Path(__file__).resolve().parent / "ledger_workers.py"
 N_OVERLAPPING = 6  # each takes 15 of 45 rows, overlapping both neighbours
-# Only a guard against a hang, not a speed check: eight spawned interpreters importing pandas and
-# SQLAlchemy on a busy 2-core machine once took over two minutes to all report back.
-HANG_GUARD_S = 600
 
 
-def test_processes_submitting_at_once_never_share_a_row(ledger_url: str) -> None:
+def test_processes_submitting_at_once_never_share_a_row(ledger_url: str, tmp_path: Path) -> None:
     """The workers also open the new, empty database at once: the migration runs once."""
     pool = [f"row-{i:03d}" for i in range(45)]
     plans = [
@@ -32,26 +36,14 @@ def test_processes_submitting_at_once_never_share_a_row(ledger_url: str) -> None
     double = [f"dbl-{i}" for i in range(10)]
     plans += [("click-1", double, "fail", "token-dbl"), ("click-2", double, "fail", "token-dbl")]
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(len(plans))
-    results = ctx.Queue()
-    workers = [
-        ctx.Process(target=submit_at_the_barrier, args=(ledger_url, barrier, results, *plan))
-        for plan in plans
-    ]
-    for worker in workers:
-        worker.start()
-    reports = {}
-    for _ in workers:
-        report = results.get(timeout=HANG_GUARD_S)
-        reports[report[0]] = report
-    for worker in workers:
-        worker.join(timeout=30)
-        assert worker.exitcode == 0
-
-    errors = [r for r in reports.values() if r[1] == "error"]
-    assert errors == []
-    assert len(reports) == len(plans)  # every process answered
+    with worker_group(tmp_path, WORKER_SCRIPT) as group:
+        for name, ids, on_conflict, token in plans:
+            spec = {"url": ledger_url, "ids": ids, "on_conflict": on_conflict}
+            group.start(name, "submit", {**spec, "client_token": token})
+        group.release("open")
+        group.release("submit")
+        reports = group.reports()
+    assert set(reports) == {p[0] for p in plans}  # every process answered
 
     with Ledger(ledger_url) as ledger, ledger.engine.connect() as conn:
         shared_twice = conn.execute(
@@ -65,28 +57,32 @@ def test_processes_submitting_at_once_never_share_a_row(ledger_url: str) -> None
             batch_id: set(ledger.batch_rows(batch_id)["data_row_id"])
             for batch_id in conn.execute(sa.select(batches.c.id)).scalars()
         }
+        submit_actions = conn.execute(
+            sa.select(actions.c.batch_id).where(actions.c.kind == "submit")
+        ).scalars()
+        assert sorted(submit_actions) == sorted(stored)  # one submit action per batch
 
-    ok = {name: r for name, r in reports.items() if r[1] == "ok"}
+    ok = {name: r for name, r in reports.items() if r["outcome"] == "ok"}
     # no batch lost, none made twice: the stored batches are exactly the reported ones
-    assert set(stored) == {r[2] for r in ok.values()}
+    assert set(stored) == {r["batch_id"] for r in ok.values()}
     for name, ids, _, _ in plans:
         report = reports[name]
-        if report[1] == "ok":
-            _, _, batch_id, n_rows, skipped, _ = report
-            assert stored[batch_id] == set(ids) - set(skipped)
-            assert n_rows == len(stored[batch_id])
-            for row, holder in skipped.items():
+        if report["outcome"] == "ok":
+            assert stored[report["batch_id"]] == set(ids) - set(report["skipped"])
+            assert report["n_rows"] == len(stored[report["batch_id"]])
+            for row, holder in report["skipped"].items():
                 assert row in stored[holder]
         else:
-            _, _, conflicts, message = report
+            assert report["outcome"] == "conflict"
+            conflicts = report["conflicts"]
             assert conflicts and set(conflicts) <= set(ids)
-            assert "Nothing was submitted" in message
+            assert "Nothing was submitted" in report["message"]
             for row, holder in conflicts.items():
                 assert row in stored[holder]
-    assert ok["click-1"][2] == ok["click-2"][2]
-    assert sorted([ok["click-1"][5], ok["click-2"][5]]) == [False, True]
+    assert ok["click-1"]["batch_id"] == ok["click-2"]["batch_id"]
+    assert sorted([ok["click-1"]["created"], ok["click-2"]["created"]]) == [False, True]
     # the first overlapping submit to commit under "skip" got everything it asked for, at least
-    assert any(r[4] == {} for n, r in ok.items() if n.startswith("w"))
+    assert any(r["skipped"] == {} for n, r in ok.items() if n.startswith("w"))
 
 
 def test_a_process_killed_inside_the_submit_leaves_no_partial_batch(
@@ -96,23 +92,18 @@ def test_a_process_killed_inside_the_submit_leaves_no_partial_batch(
         ledger.ensure_project("shared")
     ids = [f"row-{i:04d}" for i in range(2000)]
     marker = tmp_path / "rows-inserted"
-    ctx = multiprocessing.get_context("spawn")
-    doomed = ctx.Process(target=submit_and_hang, args=(ledger_url, ids, str(marker)))
-    doomed.start()
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert doomed.is_alive(), "the submitting process died before inserting its rows"
-        assert time.monotonic() < deadline, "the submitting process never inserted its rows"
-        time.sleep(0.02)
-    assert doomed.pid is not None
-    os.kill(doomed.pid, signal.SIGKILL)
-    doomed.join(timeout=30)
-    assert doomed.exitcode == -signal.SIGKILL
+    with worker_group(tmp_path, WORKER_SCRIPT) as group:
+        doomed = group.start(
+            "doomed", "hang", {"url": ledger_url, "ids": ids, "marker": str(marker)}
+        )
+        group.wait_until(marker.exists, "sign that the doomed submit inserted its rows")
+        doomed.process.send_signal(signal.SIGKILL)
+        assert doomed.process.wait(timeout=30) == -signal.SIGKILL
 
     with Ledger(ledger_url) as ledger:
         with ledger.engine.connect() as conn:
-            assert conn.execute(sa.select(sa.func.count()).select_from(batches)).scalar() == 0
-            assert conn.execute(sa.select(sa.func.count()).select_from(batch_rows)).scalar() == 0
+            for table in (batches, batch_rows, actions):
+                assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
         assert ledger.excluded_ids("shared") == frozenset()
         # the lock died with the process: the same rows go through now
         result = ledger.submit(
@@ -133,3 +124,47 @@ def test_a_process_killed_inside_the_submit_leaves_no_partial_batch(
                 strategy="margin",
                 run_id=None,
             )
+
+
+def test_a_worker_that_dies_before_its_barrier_fails_the_test_at_once(tmp_path: Path) -> None:
+    """The machinery itself: no waiting out a timeout, and the dead worker's words shown."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    started = time.monotonic()
+    with worker_group(tmp_path, WORKER_SCRIPT) as group:
+        for i in range(3):
+            group.start(f"w{i}", "submit", {"url": url, "ids": ["a"], "on_conflict": "skip"})
+        group.start("dies", "die", {"code": 7})
+        with pytest.raises(Failed) as failed:
+            group.release("open")
+        survivors = [w.process.poll() for w in group.workers.values()]
+    message = str(failed.value)
+    assert "worker dies died with exit code 7" in message
+    assert "dies: exiting on purpose" in message  # its stdout
+    assert "boom: a worker that dies before its barrier" in message  # its stderr
+    assert time.monotonic() - started < 60  # a hang guard, not a speed check
+    assert None not in survivors  # the siblings waiting at the barrier were stopped
+
+
+def test_workers_do_not_run_this_processes_main_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an AppTest leaves behind: ``__main__`` is some app script. Spawned multiprocessing
+    children ran it (and died); plain subprocesses of the worker script never see it."""
+    import sys
+    import types
+
+    app_script = tmp_path / "app_script.py"
+    app_script.write_text("raise SystemExit(99)  # an app script that must not run in a worker\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(app_script)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with worker_group(tmp_path, WORKER_SCRIPT) as group:
+        for name, ids in (("left", ["a", "b"]), ("right", ["b", "c"])):
+            group.start(name, "submit", {"url": url, "ids": ids, "on_conflict": "skip"})
+        group.release("open")
+        group.release("submit")
+        reports = group.reports()
+    assert sorted(r["outcome"] for r in reports.values()) == ["ok", "ok"]
+    assert sum(r["n_rows"] for r in reports.values()) == 3  # "b" went to exactly one of them

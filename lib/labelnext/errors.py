@@ -21,12 +21,14 @@ __all__ = [
     "LabelFileError",
     "LabelnextError",
     "LedgerError",
+    "LedgerUnavailableError",
     "NoEmbeddingError",
     "NothingToSubmitError",
     "PathNotAllowedError",
     "Problem",
     "ProblemLog",
     "ProjectionError",
+    "ReopenConflictError",
     "RunValidationError",
     "SelectionError",
     "StrategyError",
@@ -202,6 +204,37 @@ class LedgerError(LabelnextError):
     """A ledger operation was refused (unknown batch, bad status change...)."""
 
 
+class LedgerUnavailableError(LedgerError):
+    """The ledger's database could not be reached or refused the connection.
+
+    Raised by every :class:`labelnext.ledger.Ledger` method (and by opening one) when the server
+    is down or unreachable, the connection dropped, the SQLite file cannot be opened or written,
+    or another process held the SQLite write lock past the busy timeout. Nothing is half-written:
+    each change is one transaction, stored whole or not at all. The same ``Ledger`` works again
+    once the database is back.
+
+    Attributes
+    ----------
+    ledger : str
+        Which ledger, as ``repr(ledger)`` shows it (the URL with its password hidden).
+    reason : str
+        Why, in the database driver's words (one line).
+    operation : str
+        What was being done (``"open"``, ``"submit"``, ``"excluded_ids"``...).
+    """
+
+    def __init__(self, ledger: str, reason: str, *, operation: str) -> None:
+        self.ledger = ledger
+        self.reason = reason
+        self.operation = operation
+        stop = "" if reason.endswith((".", "?", "!")) else "."
+        super().__init__(
+            f"The ledger {ledger} is unavailable ({operation}): {reason}{stop} Nothing was "
+            "half-written: each change is stored whole or not at all. Try again when the "
+            "database is back."
+        )
+
+
 class BatchInputError(LedgerError, ValueError):
     """A submit or mark request with invalid arguments (names the parameter and the value)."""
 
@@ -245,3 +278,24 @@ class ProjectionError(LabelnextError, ValueError):
 
 class NoEmbeddingError(ProjectionError):
     """The run has no 2-D coordinate columns and no embedding to project."""
+
+
+class ReopenConflictError(BatchConflictError):
+    """Rows a reopen (or the revert of a mark) would put back are now in another open batch.
+
+    ``conflicts`` maps each such data_row_id to the open batch holding it. Nothing was changed.
+    """
+
+    def __init__(
+        self, project: str, conflicts: dict[str, int], *, batch_id: int, what: str
+    ) -> None:
+        super().__init__(project, conflicts)
+        self.batch_id = batch_id
+        shown = sorted(self.conflicts.items())[:20]
+        listed = ", ".join(f"{row} (batch {batch})" for row, batch in shown)
+        more = f" and {len(self.conflicts) - len(shown)} more" if len(self.conflicts) > 20 else ""
+        self.args = (
+            f"Cannot {what} batch {batch_id}: {len(self.conflicts)} of its row(s) are now in "
+            f"another open batch of project '{project}': {listed}{more}. Nothing was changed; "
+            "cancel those batches (or mark them labeled) first.",
+        )

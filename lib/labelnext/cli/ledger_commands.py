@@ -1,7 +1,8 @@
-"""Ledger commands: ``submit``, ``batches``, ``export``, ``mark``.
+"""Ledger commands: ``submit``, ``batches``, ``export``, ``mark``, ``revert``, ``actions``.
 
 Every command takes ``--db URL`` (default ``$LABELNEXT_DB_URL``, else
-``$LABELNEXT_HOME/ledger.db``).
+``$LABELNEXT_HOME/ledger.db``). Every change is recorded in the ledger's actions with origin
+``cli`` and, as actor, the OS user or ``--as NAME`` (``submit``: ``--created-by``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,30 @@ from labelnext.idfiles import read_id_file
 from labelnext.ledger import HISTORY_COLUMNS, Ledger
 from labelnext.select import Filter, ranked
 
-__all__ = ["add_ledger_commands", "cmd_batches", "cmd_export", "cmd_mark", "cmd_submit"]
+__all__ = [
+    "add_ledger_commands",
+    "cmd_actions",
+    "cmd_batches",
+    "cmd_export",
+    "cmd_mark",
+    "cmd_revert",
+    "cmd_submit",
+]
+
+ORIGIN = "cli"
+#: The columns ``labelnext actions`` prints.
+ACTION_TABLE_COLUMNS = (
+    "action_id",
+    "at",
+    "kind",
+    "batch_id",
+    "project",
+    "actor",
+    "origin",
+    "n_rows",
+    "reverted_by",
+    "revertible",
+)
 
 
 def _user() -> str:
@@ -71,6 +95,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             run_id=run_id,
             client_token=args.client_token,
             on_conflict=args.on_conflict,
+            origin=ORIGIN,
         )
     finally:
         ledger.close()
@@ -97,34 +122,105 @@ def cmd_batches(args: argparse.Namespace) -> int:
     return 0
 
 
+def _actor(args: argparse.Namespace) -> str:
+    return str(args.actor) if args.actor else _user()
+
+
+def _undo_hint(ledger: Ledger, batch_id: int, kind: str, actor: str) -> str:
+    """How to take back the change just made (its action, found among the batch's newest)."""
+    log = ledger.actions(batch_id)
+    mine = log[(log["kind"] == kind) & (log["actor"] == actor) & log["revertible"]]
+    if mine.empty:
+        return ""
+    action_id = int(mine["action_id"].iloc[0])
+    return f" (action {action_id}; undo: labelnext revert {action_id})"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a batch in a labeling tool's format and mark it exported."""
     with Ledger(args.db) as ledger:
-        data = export_batch(ledger, args.batch_id, args.format, out=args.out)
+        data = export_batch(ledger, args.batch_id, args.format, out=args.out, mark_exported=False)
+        ledger.mark_exported(args.batch_id, actor=_actor(args), origin=ORIGIN)
     print(f"wrote {len(data):,} bytes to {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_mark(args: argparse.Namespace) -> int:
-    """Mark a batch (or some rows) labeled, or cancel it."""
+    """Mark a batch (or some rows) labeled, cancel it, or reopen a cancelled batch."""
+    actor = _actor(args)
+    batch_id = args.batch_id
     with Ledger(args.db) as ledger:
+        if args.rows is not None and not args.labeled:
+            raise LabelnextError(
+                "--rows goes with --labeled; a batch is cancelled or reopened as a whole"
+            )
         if args.cancelled:
-            if args.rows is not None:
-                raise LabelnextError("--rows goes with --labeled; a batch is cancelled as a whole")
-            freed = ledger.cancel(args.batch_id)
-            print(f"batch {args.batch_id}: cancelled, {freed} row(s) freed", file=sys.stderr)
+            freed = ledger.cancel(batch_id, actor=actor, origin=ORIGIN)
+            hint = _undo_hint(ledger, batch_id, "cancel", actor) if freed else ""
+            print(f"batch {batch_id}: cancelled, {freed} row(s) freed{hint}", file=sys.stderr)
+            return 0
+        if args.reopen:
+            result = ledger.reopen(batch_id, actor=actor, origin=ORIGIN)
+            print(
+                f"batch {batch_id}: reopened, {result.n_rows} row(s) open again; status "
+                f"{result.status} (action {result.action_id})",
+                file=sys.stderr,
+            )
             return 0
         rows = None if args.rows is None else read_id_file(args.rows, option="--rows")
-        changed = ledger.mark_labeled(args.batch_id, rows)
-        status = ledger.batch(args.batch_id).status
+        changed = ledger.mark_labeled(batch_id, rows, actor=actor, origin=ORIGIN)
+        status = ledger.batch(batch_id).status
+        hint = _undo_hint(ledger, batch_id, "mark_labeled", actor) if changed else ""
     print(
-        f"batch {args.batch_id}: {changed} row(s) marked labeled; status {status}", file=sys.stderr
+        f"batch {batch_id}: {changed} row(s) marked labeled; status {status}{hint}",
+        file=sys.stderr,
     )
     return 0
 
 
+def cmd_revert(args: argparse.Namespace) -> int:
+    """Undo a cancel or a mark labeled, by its action id (see ``labelnext actions``)."""
+    with Ledger(args.db) as ledger:
+        result = ledger.revert(args.action_id, actor=_actor(args), origin=ORIGIN)
+    print(
+        f"action {args.action_id} reverted by action {result.action_id} ({result.kind}): batch "
+        f"{result.batch_id}, {result.n_rows} row(s) open again; status {result.status}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    """List recorded changes, newest first."""
+    with Ledger(args.db) as ledger:
+        table = ledger.actions(batch_id=args.batch, project=args.project)
+    if table.empty:
+        print("no actions")
+        return 0
+    shown = table[list(ACTION_TABLE_COLUMNS)].copy()
+    shown["at"] = shown["at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    shown["actor"] = shown["actor"].fillna("-")
+    shown["reverted_by"] = (
+        shown["reverted_by"].astype(object).where(shown["reverted_by"].notna(), "-")
+    )
+    with pd.option_context("display.max_rows", None, "display.width", 200):
+        print(shown.to_string(index=False))
+    return 0
+
+
+def _add_actor_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as",
+        dest="actor",
+        metavar="NAME",
+        default=None,
+        help="who is recorded for this change (default: the OS user)",
+    )
+
+
 def add_ledger_commands(subparsers: Any) -> None:
-    """Add ``submit``, ``batches``, ``export`` and ``mark`` to the CLI's sub-parsers.
+    """Add ``submit``, ``batches``, ``export``, ``mark``, ``revert`` and ``actions`` to the CLI's
+    sub-parsers.
 
     Parameters
     ----------
@@ -170,14 +266,37 @@ def add_ledger_commands(subparsers: Any) -> None:
     p.add_argument("batch_id", metavar="BATCH_ID", type=int)
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--out", required=True, metavar="FILE")
+    _add_actor_argument(p)
     add_db_argument(p)
     p.set_defaults(func=cmd_export)
 
-    p = subparsers.add_parser("mark", help="mark a batch (or some rows) labeled, or cancel it")
+    p = subparsers.add_parser(
+        "mark", help="mark a batch (or some rows) labeled, cancel it, or reopen it"
+    )
     p.add_argument("batch_id", metavar="BATCH_ID", type=int)
     status = p.add_mutually_exclusive_group(required=True)
     status.add_argument("--labeled", action="store_true", help="the rows were labeled")
     status.add_argument("--cancelled", action="store_true", help="cancel: free the open rows")
+    status.add_argument(
+        "--reopen",
+        action="store_true",
+        help="take a cancel back: the freed rows open again, if no other batch took them",
+    )
     p.add_argument("--rows", metavar="FILE", help="with --labeled: only these data_row_ids")
+    _add_actor_argument(p)
     add_db_argument(p)
     p.set_defaults(func=cmd_mark)
+
+    p = subparsers.add_parser(
+        "revert", help="undo a cancel or a mark labeled, by its action id (see `actions`)"
+    )
+    p.add_argument("action_id", metavar="ACTION_ID", type=int)
+    _add_actor_argument(p)
+    add_db_argument(p)
+    p.set_defaults(func=cmd_revert)
+
+    p = subparsers.add_parser("actions", help="list recorded changes, newest first")
+    p.add_argument("--batch", type=int, default=None, metavar="ID", help="only this batch")
+    p.add_argument("--project", default=None, help="only this project")
+    add_db_argument(p)
+    p.set_defaults(func=cmd_actions)

@@ -13,9 +13,10 @@ The schema is created and upgraded by the Alembic migrations in ``labelnext/ledg
 when a :class:`Ledger` opens the database.
 
 The package: :mod:`.core` the :class:`Ledger` (connections, migrations, submit);
-:mod:`.queries` reading; :mod:`.status` status changes; :mod:`.inputs` the checks of what callers
-ask to store; :mod:`.schema` the tables; :mod:`.engine` the two backends; :mod:`.results` the
-values handed back; :mod:`.testing` a hook for the crash tests.
+:mod:`.queries` reading; :mod:`.status` status changes and their undoing; :mod:`.audit` the
+actions table; :mod:`.inputs` the checks of what callers ask to store (:data:`TEXT_LIMITS`);
+:mod:`.schema` the tables; :mod:`.engine` the two backends and what counts as the database being
+down; :mod:`.results` the values handed back; :mod:`.testing` a hook for the crash tests.
 
 Invariants, enforced by the database rather than by a check-then-insert:
 
@@ -24,6 +25,12 @@ Invariants, enforced by the database rather than by a check-then-insert:
 * A submit is one transaction (all rows or none); a ``client_token`` (unique) makes a retried or
   double-clicked submit return the batch it already created.
 * Priority is 1-5 and statuses are from a fixed set (CHECK constraints).
+* Text is checked against one set of limits before anything is written (:data:`TEXT_LIMITS`; no
+  NUL character), so SQLite and PostgreSQL accept and refuse the same input with the same message.
+* Every change is recorded in ``actions`` in its own transaction; a cancel or a mark labeled can
+  be reverted (:meth:`Ledger.revert`, :meth:`Ledger.reopen`) while its rows are still free.
+* A database that is down raises :class:`LedgerUnavailableError` from every method, never a
+  default value, and the same :class:`Ledger` recovers when it is back.
 
 Priority follows Labelbox: **1 is the most urgent**, 5 the least.
 
@@ -40,15 +47,31 @@ Examples
 ['a', 'b']
 """
 
-from labelnext.errors import BatchInputError, NothingToSubmitError
+from labelnext.errors import (
+    BatchInputError,
+    LedgerUnavailableError,
+    NothingToSubmitError,
+    ReopenConflictError,
+)
+from labelnext.ledger.audit import ACTION_COLUMNS, REVERTIBLE
 from labelnext.ledger.core import Ledger
 from labelnext.ledger.engine import default_url
-from labelnext.ledger.results import HISTORY_COLUMNS, BatchInfo, RunLike, SubmitResult
+from labelnext.ledger.inputs import TEXT_LIMITS
+from labelnext.ledger.results import (
+    HISTORY_COLUMNS,
+    ActionResult,
+    BatchInfo,
+    RunLike,
+    SubmitResult,
+)
 from labelnext.ledger.schema import (
+    ACTION_KINDS,
+    ACTION_ORIGINS,
     BATCH_STATUSES,
     MIGRATIONS_DIR,
     OPEN_BATCH_STATUSES,
     SCHEMA_HEAD,
+    actions,
     batch_rows,
     batches,
     metadata,
@@ -57,17 +80,26 @@ from labelnext.ledger.schema import (
 )
 
 __all__ = [
+    "ACTION_COLUMNS",
+    "ACTION_KINDS",
+    "ACTION_ORIGINS",
     "BATCH_STATUSES",
     "HISTORY_COLUMNS",
     "MIGRATIONS_DIR",
     "OPEN_BATCH_STATUSES",
+    "REVERTIBLE",
     "SCHEMA_HEAD",
+    "TEXT_LIMITS",
+    "ActionResult",
     "BatchInfo",
     "BatchInputError",
     "Ledger",
+    "LedgerUnavailableError",
     "NothingToSubmitError",
+    "ReopenConflictError",
     "RunLike",
     "SubmitResult",
+    "actions",
     "batch_rows",
     "batches",
     "default_url",

@@ -3,14 +3,19 @@
 Reading lives in :mod:`labelnext.ledger.queries` and status changes in
 :mod:`labelnext.ledger.status`; this module holds the connection, the migrations, and the submit,
 whose retry loop is the heart of the ledger's invariants.
+
+Every public method goes through :func:`_guarded`: a lost or refused connection becomes
+:class:`~labelnext.errors.LedgerUnavailableError` naming the ledger and why, the pool is emptied
+so the next call connects afresh, and the transaction that failed has stored nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,26 +25,34 @@ from labelnext.errors import (
     BatchConflictError,
     BatchInputError,
     LedgerError,
+    LedgerUnavailableError,
     NothingToSubmitError,
+    ReopenConflictError,
 )
-from labelnext.ledger import queries, status
+from labelnext.ledger import audit, queries, status
 from labelnext.ledger.engine import (
     create_engine,
     default_url,
     integrity_errors,
+    is_in_memory,
     now,
     operational_errors,
     sqlstate,
+    unavailable_reason,
 )
 from labelnext.ledger.inputs import (
     ON_CONFLICT,
     ROW_COLUMNS,
+    check_actor,
+    check_ids,
     check_name,
+    check_origin,
     check_priority,
+    check_text,
     params_json,
     row_records,
 )
-from labelnext.ledger.results import BatchInfo, RunLike, SubmitResult
+from labelnext.ledger.results import ActionResult, BatchInfo, RunLike, SubmitResult
 from labelnext.ledger.schema import MIGRATIONS_DIR, SCHEMA_HEAD, batch_rows, batches, model_runs
 from labelnext.ledger.schema import projects as projects_table
 from labelnext.ledger.testing import hold_before_commit
@@ -48,6 +61,31 @@ __all__ = ["Ledger"]
 
 _SUBMIT_ATTEMPTS = 8
 _PG_MIGRATION_LOCK = 0x6C6E6C64  # "lnld": serialises concurrent first starts on PostgreSQL
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(
+    method: Callable[Concatenate[Ledger, _P], _R],
+) -> Callable[Concatenate[Ledger, _P], _R]:
+    """Turn a lost or refused connection inside ``method`` into LedgerUnavailableError."""
+    operation = method.__name__
+
+    @functools.wraps(method)
+    def guarded(self: Ledger, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except LedgerUnavailableError:
+            raise
+        except Exception as exc:
+            reason = unavailable_reason(exc)
+            if reason is None:
+                raise
+            self._forget_connections()
+            raise LedgerUnavailableError(repr(self), reason, operation=operation) from exc
+
+    return guarded
 
 
 class Ledger:
@@ -59,10 +97,27 @@ class Ledger:
         SQLAlchemy URL: ``sqlite:///path/ledger.db`` or ``postgresql+psycopg://user@host/db``
         (``postgresql://`` is taken to mean psycopg 3). Default: :func:`default_url`.
 
+    Raises
+    ------
+    LedgerUnavailableError
+        The database cannot be reached (PostgreSQL gives up after a few seconds: see
+        :data:`labelnext.ledger.engine.PG_CONNECT_TIMEOUT_S`) or refuses the connection.
+    BatchInputError
+        A URL that is not a database URL, or of an unsupported backend.
+
     Notes
     -----
     Opening a ledger creates the schema or upgrades it to the newest revision (Alembic),
     under a lock, so several processes may open the same new database at once.
+
+    Every method raises :class:`LedgerUnavailableError` when the database is down, having
+    stored nothing of the change it was asked for; the same object works again once the
+    database is back. (When a connection drops while the database commits, the change may have
+    been stored whole: a retried submit with the same ``client_token`` is safe.)
+
+    Every change is recorded as an action (:meth:`actions`), with keyword-only ``actor`` (who;
+    None: not recorded) and ``origin`` (``"app"``, ``"cli"`` or ``"library"``); cancel and
+    mark-labeled can be reverted (:meth:`revert`, :meth:`reopen`).
     """
 
     def __init__(self, url: str | None = None) -> None:
@@ -71,12 +126,12 @@ class Ledger:
         self._backend = self._engine.dialect.name
         try:
             self._migrate()
-        except sa.exc.DBAPIError as exc:
+        except Exception as exc:
             self._engine.dispose()
-            raise LedgerError(f"Cannot open the ledger at {self!r}: {exc.orig}") from exc
-        except Exception:
-            self._engine.dispose()
-            raise
+            reason = unavailable_reason(exc)
+            if reason is None:
+                raise
+            raise LedgerUnavailableError(repr(self), reason, operation="open") from exc
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -93,6 +148,12 @@ class Ledger:
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
+
+    def _forget_connections(self) -> None:
+        """Drop pooled connections after a failure, so the next call connects afresh (an
+        in-memory SQLite database lives in its one connection: it is kept)."""
+        if not is_in_memory(self._engine.url):
+            self._engine.dispose()
 
     @property
     def engine(self) -> Engine:
@@ -159,6 +220,7 @@ class Ledger:
                 sa.select(table.c.id).where(table.c[key] == values[key])
             ).scalar_one()
 
+    @_guarded
     def ensure_project(self, name: str) -> int:
         """Return the id of project ``name``, creating the project if needed.
 
@@ -172,21 +234,26 @@ class Ledger:
         int
             The project id.
         """
-        name = check_name("project", name)
+        return self._project_id(check_name("project", name))
+
+    def _project_id(self, name: str) -> int:
         return int(
             self._insert_ignore(projects_table, {"name": name, "created_at": now()}, key="name")
         )
 
+    @_guarded
     def projects(self) -> list[str]:
         """Names of all projects, sorted."""
         with self._read() as conn:
             return queries.project_names(conn)
 
+    @_guarded
     def last_project(self) -> str | None:
         """The project the newest batch went to (None before the first batch)."""
         with self._read() as conn:
             return queries.last_project(conn)
 
+    @_guarded
     def register_run(self, run: RunLike) -> int:
         """Record a model run (idempotent on its ``content_hash``) and return its id.
 
@@ -206,16 +273,17 @@ class Ledger:
         if not content_hash:
             raise BatchInputError("run.content_hash is empty; expected the sha256 of the file")
         values = {
-            "name": str(run.name),
-            "model": run.model,
-            "version": run.version,
-            "source": str(run.source),
-            "content_hash": content_hash,
+            "name": check_text("run.name", str(run.name)),
+            "model": None if run.model is None else check_text("run.model", str(run.model)),
+            "version": None if run.version is None else check_text("run.version", str(run.version)),
+            "source": check_text("run.source", str(run.source)),
+            "content_hash": check_text("run.content_hash", content_hash),
             "imported_at": now(),
             "row_count": int(run.n_rows),
         }
         return int(self._insert_ignore(model_runs, values, key="content_hash"))
 
+    @_guarded
     def runs(self) -> pd.DataFrame:
         """All registered model runs, newest first.
 
@@ -230,6 +298,7 @@ class Ledger:
 
     # -- submit -----------------------------------------------------------------------------
 
+    @_guarded
     def submit(
         self,
         *,
@@ -244,6 +313,8 @@ class Ledger:
         run_id: int | None,
         client_token: str | None = None,
         on_conflict: Literal["fail", "skip"] = "fail",
+        actor: str | None = None,
+        origin: str = "library",
     ) -> SubmitResult:
         """Store ``rows`` as a new batch of ``project``, atomically.
 
@@ -276,6 +347,10 @@ class Ledger:
         on_conflict : {"fail", "skip"}, default "fail"
             What to do with rows already in an open (queued or exported) batch of ``project``:
             ``"fail"`` refuses the whole submit, ``"skip"`` leaves those rows out.
+        actor : str, optional
+            Who is recorded for the ``submit`` action (default: ``created_by``).
+        origin : {"library", "app", "cli"}, default "library"
+            Where the submit came from (recorded with the action).
 
         Returns
         -------
@@ -289,7 +364,12 @@ class Ledger:
         NothingToSubmitError
             Under ``"skip"``, when every row is already in an open batch.
         BatchInputError
-            On invalid arguments.
+            On invalid arguments, including text the ledger cannot store (longer than its
+            field's limit in :data:`~labelnext.ledger.TEXT_LIMITS`, or holding a NUL character):
+            the message names each offending row by position and a shortened repr of its id.
+            Nothing is stored.
+        LedgerUnavailableError
+            The database is down; nothing is stored.
         """
         if on_conflict not in ON_CONFLICT:
             raise BatchInputError(
@@ -302,16 +382,21 @@ class Ledger:
         priority = check_priority(priority)
         if not isinstance(note, str):
             raise BatchInputError(f"note: expected a str, got {type(note).__name__}")
+        check_text("note", note)
         params_text = params_json(strategy_params)
         if client_token is not None and not (isinstance(client_token, str) and client_token):
             raise BatchInputError(f"client_token: expected a non-empty str, got {client_token!r}")
+        if client_token is not None:
+            check_text("client_token", client_token)
+        actor = created_by if actor is None else check_actor(actor)
+        origin = check_origin(origin)
         records = row_records(rows)
 
         if client_token is not None:
             existing = self._token_batch(client_token, project)
             if existing is not None:
                 return existing
-        project_id = self.ensure_project(project)
+        project_id = self._project_id(project)
         if run_id is not None:
             self._check_run(run_id)
 
@@ -339,6 +424,15 @@ class Ledger:
                         record["batch_id"] = batch_id
                         record["project_id"] = project_id
                     self._insert_rows(conn, records)
+                    audit.record(
+                        conn,
+                        batch_id=batch_id,
+                        project_id=project_id,
+                        kind="submit",
+                        actor=actor,
+                        origin=origin,
+                        details={"n_rows": len(records), "n_skipped": len(skipped)},
+                    )
                     hold_before_commit()
                 return SubmitResult(batch_id, len(records), dict(skipped), True)
             except integrity_errors() as exc:
@@ -393,14 +487,13 @@ class Ledger:
                 f"run_id: no model run with id {run_id}; register the run first (register_run)"
             )
 
-    # -- reading ----------------------------------------------------------------------------
-
     def _token_batch(self, client_token: str, project: str) -> SubmitResult | None:
         with self._read() as conn:
             return queries.batch_for_token(conn, client_token, project)
 
     # -- reading ----------------------------------------------------------------------------
 
+    @_guarded
     def batches(self, project: str | None = None) -> pd.DataFrame:
         """One row per batch, newest first.
 
@@ -416,9 +509,12 @@ class Ledger:
             n_cancelled, created_by, created_at, strategy, strategy_params, run_id, run_name,
             note, client_token``. ``strategy_params`` holds dicts.
         """
+        if project is not None:
+            check_text("project", project)
         with self._read() as conn:
             return queries.batches_frame(conn, project)
 
+    @_guarded
     def batch(self, batch_id: int) -> BatchInfo:
         """One batch with its project and model run.
 
@@ -430,6 +526,7 @@ class Ledger:
         with self._read() as conn:
             return queries.batch_info(conn, batch_id)
 
+    @_guarded
     def batch_rows(self, batch_id: int) -> pd.DataFrame:
         """The rows of a batch, in rank order (:class:`LedgerError` for an unknown batch).
 
@@ -440,6 +537,7 @@ class Ledger:
         with self._read() as conn:
             return queries.batch_rows_frame(conn, batch_id)
 
+    @_guarded
     def excluded_ids(self, project: str | None = None) -> frozenset[str]:
         """Data rows to leave out of a review queue: open (queued/exported) or labeled.
 
@@ -448,22 +546,41 @@ class Ledger:
         project : str, optional
             Only this project's batches (all projects if None). Labeled rows count whatever
             model run they were selected from: the match is by ``data_row_id``.
+
+        Raises
+        ------
+        LedgerUnavailableError
+            The database is down: never an empty set, which would show queued rows as free.
         """
+        if project is not None:
+            check_text("project", project)
         with self._read() as conn:
             return queries.excluded(conn, project)
 
     # -- status changes ---------------------------------------------------------------------
 
-    def mark_exported(self, batch_id: int) -> None:
-        """Record that a queued batch was handed to a labeling tool (status ``exported``).
+    @_guarded
+    def mark_exported(
+        self, batch_id: int, *, actor: str | None = None, origin: str = "library"
+    ) -> None:
+        """Record that a batch was handed to a labeling tool (status ``exported`` if queued).
 
         A batch already exported, labeled or cancelled keeps its status. Exported batches are
-        still open: their rows stay reserved.
+        still open: their rows stay reserved. Every call is recorded as an ``export`` action.
         """
+        who = check_actor(actor), check_origin(origin)
         with self._write() as conn:
-            status.mark_exported(conn, batch_id)
+            status.mark_exported(conn, batch_id, *who)
 
-    def mark_labeled(self, batch_id: int, rows: Iterable[str] | None = None) -> int:
+    @_guarded
+    def mark_labeled(
+        self,
+        batch_id: int,
+        rows: Iterable[str] | None = None,
+        *,
+        actor: str | None = None,
+        origin: str = "library",
+    ) -> int:
         """Record that a batch (or some of its rows) has been labeled.
 
         Parameters
@@ -472,32 +589,192 @@ class Ledger:
         rows : iterable of str, optional
             data_row_ids of the batch that were labeled; default all its open rows. Once no
             row of the batch is open the batch's status becomes ``labeled``.
+        actor : str, optional
+            Who (recorded with the ``mark_labeled`` action; None: not recorded).
+        origin : {"library", "app", "cli"}, default "library"
 
         Returns
         -------
         int
-            Rows newly marked labeled (rows already labeled are not counted again).
+            Rows newly marked labeled (rows already labeled are not counted again). A call that
+            changes something is recorded as a ``mark_labeled`` action, which :meth:`revert`
+            undoes.
 
         Raises
         ------
         LedgerError
             Unknown batch, a cancelled batch, or rows that are not in the batch (named).
         """
+        who = check_actor(actor), check_origin(origin)
+        wanted = None
+        if rows is not None:
+            wanted = [r if isinstance(r, str) else str(r) for r in rows]
+            check_ids("rows", wanted)
         with self._write() as conn:
-            return status.mark_labeled(conn, batch_id, rows)
+            return status.mark_labeled(conn, batch_id, wanted, *who)
 
-    def cancel(self, batch_id: int) -> int:
+    @_guarded
+    def cancel(self, batch_id: int, *, actor: str | None = None, origin: str = "library") -> int:
         """Cancel a batch: its open rows are freed for other batches (labeled rows stay).
+
+        Recorded as a ``cancel`` action; :meth:`reopen` (or :meth:`revert` of the action) takes
+        it back while the freed rows are still free.
 
         Returns
         -------
         int
-            Rows freed.
+            Rows freed (0, and nothing recorded, for a batch already cancelled).
 
         Raises
         ------
         LedgerError
             Unknown batch, or a batch whose every row is labeled (status ``labeled``).
         """
+        who = check_actor(actor), check_origin(origin)
         with self._write() as conn:
-            return status.cancel(conn, batch_id)
+            return status.cancel(conn, batch_id, *who)
+
+    @_guarded
+    def reopen(
+        self, batch_id: int, *, actor: str | None = None, origin: str = "library"
+    ) -> ActionResult:
+        """Take a cancel back: the batch is open again with the rows the cancel freed.
+
+        The batch returns to the status it had before the cancel (``queued`` or ``exported``;
+        ``queued`` for a batch cancelled before actions were recorded). Recorded as a
+        ``reopen`` action, and the cancel it undoes as reverted.
+
+        Parameters
+        ----------
+        batch_id : int
+            A cancelled batch.
+        actor : str, optional
+            Who (None: not recorded).
+        origin : {"library", "app", "cli"}, default "library"
+
+        Returns
+        -------
+        ActionResult
+
+        Raises
+        ------
+        ReopenConflictError
+            Some freed rows are now in another open batch of the project: each is named with
+            the batch holding it, and nothing changes (the database's unique index decides,
+            as it does for a submit).
+        LedgerError
+            Unknown batch, or a batch that is not cancelled.
+        """
+        who = check_actor(actor), check_origin(origin)
+        return self._put_back(
+            batch_id,
+            "reopen",
+            lambda conn: status.reopen(conn, batch_id, *who),
+            lambda conn: queries.cancelled_rows(conn, batch_id),
+        )
+
+    @_guarded
+    def revert(
+        self, action_id: int, *, actor: str | None = None, origin: str = "library"
+    ) -> ActionResult:
+        """Undo a ``cancel`` (as :meth:`reopen`) or a ``mark_labeled`` (its rows back to open).
+
+        Reverting a mark puts the rows it labeled back to ``open`` (their ``labeled_at``
+        cleared) and a batch it made ``labeled`` back to the status it had; recorded as an
+        ``unmark`` action. The reverted action's ``reverted_by`` names the new one.
+
+        Parameters
+        ----------
+        action_id : int
+            An action of :meth:`actions` whose ``revertible`` is True.
+        actor : str, optional
+            Who (None: not recorded).
+        origin : {"library", "app", "cli"}, default "library"
+
+        Returns
+        -------
+        ActionResult
+
+        Raises
+        ------
+        ReopenConflictError
+            Rows to put back are now in another open batch of the project (named); nothing
+            changes.
+        LedgerError
+            Unknown action; a kind that cannot be reverted (submit, export, reopen, unmark:
+            the message says what to do instead); an action already reverted (naming the action
+            that did); a mark on a batch cancelled since (reopen it first).
+        """
+        who = check_actor(actor), check_origin(origin)
+        with self._read() as conn:
+            target = status.revertible(conn, action_id)  # refusals, before any write
+        batch_id = int(target["batch_id"])
+        ids = list(target["details"].get("data_row_ids", []))
+        return self._put_back(
+            batch_id,
+            "reopen" if target["kind"] == "cancel" else f"revert action {action_id} on",
+            lambda conn: status.revert(conn, action_id, *who),
+            (lambda conn: queries.cancelled_rows(conn, batch_id))
+            if target["kind"] == "cancel"
+            else (lambda conn: ids),
+        )
+
+    def _put_back(
+        self,
+        batch_id: int,
+        what: str,
+        change: Callable[[Connection], ActionResult],
+        candidates: Callable[[Connection], list[str]],
+    ) -> ActionResult:
+        """Run a change that puts rows back to open; name the rows the unique index refused."""
+        for _attempt in range(_SUBMIT_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    return change(conn)
+            except integrity_errors():
+                with self._read() as conn:
+                    _, project_id = queries.batch_project(conn, batch_id)
+                    conflicts = queries.open_conflicts(
+                        conn, project_id, candidates(conn), besides=batch_id
+                    )
+                    project = queries.project_name(conn, project_id)
+                if conflicts:
+                    raise ReopenConflictError(
+                        project, conflicts, batch_id=batch_id, what=what
+                    ) from None
+                # the batch holding a row was closed meanwhile: try again
+            except operational_errors() as exc:
+                if sqlstate(exc) not in ("40P01", "40001"):
+                    raise
+                time.sleep(0.05)
+        raise LedgerError(f"Could not {what} batch {batch_id} after {_SUBMIT_ATTEMPTS} attempts")
+
+    # -- the actions ------------------------------------------------------------------------
+
+    @_guarded
+    def actions(self, batch_id: int | None = None, project: str | None = None) -> pd.DataFrame:
+        """Every recorded change, newest first.
+
+        Parameters
+        ----------
+        batch_id : int, optional
+            Only this batch's actions.
+        project : str, optional
+            Only this project's actions.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``action_id, at, kind, batch_id, batch_name, project, actor, origin,
+            n_rows, reverted_by, revertible, details``: ``kind`` one of submit, mark_labeled,
+            cancel, reopen, unmark, export; ``actor`` None when not recorded; ``details`` a
+            dict (``data_row_ids`` a mark, cancel, reopen or unmark changed, ``n_rows``,
+            ``from_status``, ``to_status``, ``reverts``); ``reverted_by`` the action that
+            undid this one (<NA> if none); ``revertible`` True for a cancel or a
+            mark_labeled not yet reverted (:meth:`revert` may still refuse one whose rows
+            were taken since).
+        """
+        if project is not None:
+            check_text("project", project)
+        with self._read() as conn:
+            return audit.actions_frame(conn, batch_id, project)

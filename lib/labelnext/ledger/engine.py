@@ -4,10 +4,19 @@
   transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue for the lock instead of
   failing half-way.
 * **PostgreSQL** through psycopg 3 (``postgresql://`` is taken to mean ``postgresql+psycopg``).
+  Connecting gives up after :data:`PG_CONNECT_TIMEOUT_S` seconds and TCP keepalives notice a
+  server that vanished without closing the connection, unless the URL sets those parameters
+  itself (``?connect_timeout=10``); the pool checks a connection before handing it out
+  (``pool_pre_ping``), so a ledger reconnects by itself once the server is back.
+
+:func:`unavailable_reason` tells a lost or refused connection (the ledger is *down*) from every
+other database error; :class:`~labelnext.ledger.Ledger` turns the former into
+:class:`~labelnext.errors.LedgerUnavailableError`.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,17 +31,35 @@ from labelnext.config import settings
 from labelnext.errors import BatchInputError
 
 __all__ = [
+    "PG_CONNECT_TIMEOUT_S",
+    "SQLITE_BUSY_TIMEOUT_S",
     "as_utc",
     "chunks",
     "create_engine",
     "default_url",
     "integrity_errors",
+    "is_in_memory",
     "now",
     "operational_errors",
     "sqlstate",
+    "unavailable_reason",
 ]
 
 IN_CHUNK = 500  # ids per IN (...) query; far below SQLite's bound-parameter limit
+#: Seconds a PostgreSQL connection attempt may take (libpq's ``connect_timeout``).
+PG_CONNECT_TIMEOUT_S = 5
+#: libpq parameters that notice a dead server: keepalive probes after 10 s idle, every 5 s, 3
+#: missed = dead; data unacknowledged for 20 s = dead. A slow query is not affected.
+_PG_LIVENESS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+#: Seconds a SQLite writer waits for another process's write lock before giving up (the URL's
+#: ``?timeout=`` overrides it).
+SQLITE_BUSY_TIMEOUT_S = 60.0
 
 
 def default_url() -> str:
@@ -68,19 +95,35 @@ def create_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **_PG_LIVENESS}
+        for given in parsed.query:  # the URL's own settings win
+            connect_args.pop(given, None)
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     raise BatchInputError(
         f"url: backend {backend!r} is not supported; use sqlite or postgresql (got {url!r})"
     )
 
 
+def is_in_memory(url: URL) -> bool:
+    """A SQLite database that lives only as long as its one connection."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
 def _sqlite_engine(url: URL) -> Engine:
-    in_memory = url.database in (None, "", ":memory:")
+    in_memory = is_in_memory(url)
     if not in_memory and url.database is not None:
+        # a folder that cannot be made shows up as "unable to open database file" on connect
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    raw_timeout = url.query.get("timeout", SQLITE_BUSY_TIMEOUT_S)
+    try:
+        busy_s = float(raw_timeout if isinstance(raw_timeout, str | float) else raw_timeout[0])
+    except ValueError:
+        raise BatchInputError(
+            f"url: timeout={raw_timeout!r} is not a number of seconds (in {url!r})"
+        ) from None
     engine = sa.create_engine(
-        url,
-        connect_args={"timeout": 60, "check_same_thread": False},
+        url.difference_update_query(["timeout"]),
+        connect_args={"timeout": busy_s, "check_same_thread": False},
         poolclass=StaticPool if in_memory else None,
     )
 
@@ -89,7 +132,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # Take transaction control away from pysqlite, so BEGIN is ours (see "begin" below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_s * 1000)}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -141,3 +184,62 @@ def operational_errors() -> tuple[type[Exception], ...]:
 def sqlstate(exc: Exception) -> str | None:
     orig = getattr(exc, "orig", exc)
     return getattr(orig, "sqlstate", None)
+
+
+# SQLSTATE classes of a connection that is lost or refused (PostgreSQL appendix A): 08 connection
+# exception, 53 insufficient resources (disk full, too many connections), 57 operator
+# intervention (server shutting down, query cancelled), 58 system error (I/O); and 42501
+# insufficient privilege (the ledger refuses this role).
+_DOWN_SQLSTATE_CLASSES = ("08", "53", "57", "58")
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why the ledger is unreachable, if ``exc`` says so (None for any other error).
+
+    A lost or refused connection, a server shutting down, an SQLite file that cannot be opened or
+    written (including "database is locked" past the busy timeout and disk I/O errors) count;
+    integrity errors (the ledger's own rules) and errors in the request do not.
+    """
+    if isinstance(exc, sa.exc.TimeoutError):  # the pool had no free connection
+        return f"no connection was free in time ({exc})"
+    if isinstance(exc, sa.exc.PendingRollbackError):
+        return "the connection was lost during a transaction"
+    if isinstance(exc, sa.exc.DBAPIError):
+        if isinstance(exc, sa.exc.IntegrityError):
+            return None
+        down = exc.connection_invalidated or isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.InternalError
+        )
+        # sqlite3.DatabaseError itself: "file is not a database"
+        down = down or type(exc) is sa.exc.DatabaseError
+        state = sqlstate(exc) or ""
+        down = down or state == "42501" or state[:2] in _DOWN_SQLSTATE_CLASSES
+        return _one_line(exc.orig if exc.orig is not None else exc) if down else None
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return None
+    # raised by psycopg itself (the COPY of a submit uses the driver's cursor directly)
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return _one_line(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        return _one_line(exc)
+    return None
+
+
+# What to do about the SQLite failures people meet, added to the driver's words.
+_SQLITE_HINTS = {
+    "database is locked": "another process held the write lock longer than the busy timeout",
+    "unable to open database file": "check that the file's folder exists and can be written",
+    "readonly database": "the file or its folder cannot be written by this user",
+    "disk i/o error": "the disk or file system failed",
+    "database or disk is full": "free some disk space",
+}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for words, hint in _SQLITE_HINTS.items():
+        if words in text.lower():
+            return f"{text} ({hint})"
+    return text

@@ -1,6 +1,15 @@
 """Checks of what a caller asks the ledger to store, each message naming the parameter.
 
-Run before any transaction opens, so a refused request changes nothing.
+Run before any transaction opens, so a refused request changes nothing, and the same on both
+backends: SQLite stores text of any length and NUL characters, PostgreSQL refuses both (a
+``varchar(n)`` is at most n characters; no text may contain NUL), so without these checks the same
+input passed on one and crashed on the other.
+
+The limits (:data:`TEXT_LIMITS`, in characters) are the columns' own lengths where a column has
+one, read from :mod:`labelnext.ledger.schema` so the two cannot drift apart; free text columns
+(notes, image references, run sources) get a bound of their own. No text may hold a NUL character
+or a lone surrogate (text that is not valid UTF-8). JSON parameters need no check: ``json.dumps``
+writes a NUL as the six characters ``\\u0000``.
 """
 
 from __future__ import annotations
@@ -11,25 +20,129 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
 from labelnext.errors import BatchInputError
+from labelnext.ledger.schema import ACTION_ORIGINS, batch_rows, batches, model_runs, projects
 
 __all__ = [
     "ON_CONFLICT",
     "ROW_COLUMNS",
+    "TEXT_LIMITS",
+    "check_actor",
+    "check_ids",
     "check_name",
+    "check_origin",
     "check_priority",
+    "check_text",
     "params_json",
     "row_records",
+    "shorten",
 ]
 
 ON_CONFLICT = ("fail", "skip")
 
 
+def _length(column: sa.Column[Any]) -> int:
+    length = getattr(column.type, "length", None)
+    if not isinstance(length, int):  # pragma: no cover - a schema change without a limit
+        raise TypeError(f"column {column} has no length")
+    return length
+
+
+#: The longest text, in characters, each field of the ledger takes (see the module docstring).
+TEXT_LIMITS: dict[str, int] = {
+    "data_row_id": _length(batch_rows.c.data_row_id),
+    "project": _length(projects.c.name),
+    "name": _length(batches.c.name),
+    "created_by": _length(batches.c.created_by),
+    "actor": _length(batches.c.created_by),
+    "strategy": _length(batches.c.strategy),
+    "client_token": _length(batches.c.client_token),
+    "predicted_label": _length(batch_rows.c.predicted_label),
+    "image": 4096,  # a text column: bounded like a path (PATH_MAX) or a long URL
+    "note": 10_000,  # a text column: a note for people, not a document
+    "run.name": _length(model_runs.c.name),
+    "run.model": _length(model_runs.c.model),
+    "run.version": _length(model_runs.c.version),
+    "run.source": 4096,
+    "run.content_hash": _length(model_runs.c.content_hash),
+}
+
+
+def shorten(value: str, width: int = 32) -> str:
+    """``repr(value)``, its first ``width`` characters followed by ``...`` when longer."""
+    return repr(value) if len(value) <= width else f"{value[:width]!r}..."
+
+
+def text_problem(value: str, limit: int) -> str | None:
+    """What is wrong with ``value`` as stored text (None if nothing)."""
+    if len(value) > limit:
+        return f"{len(value)} characters; at most {limit}"
+    if "\x00" in value:
+        return f"contains a NUL character at index {value.index(chr(0))}"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"not valid UTF-8 text (a lone surrogate at index {exc.start})"
+    return None
+
+
+def check_text(parameter: str, value: str, *, limit: int | None = None) -> str:
+    """Refuse text the ledger cannot store the same way on both backends."""
+    problem = text_problem(value, TEXT_LIMITS[parameter] if limit is None else limit)
+    if problem is not None:
+        raise BatchInputError(f"{parameter}: {shorten(value)} is refused: {problem}")
+    return value
+
+
 def check_name(parameter: str, value: object) -> str:
+    """A non-empty name (stripped) within its field's limit."""
     if not isinstance(value, str) or not value.strip():
         raise BatchInputError(f"{parameter}: expected a non-empty str, got {value!r}")
-    return value.strip()
+    return check_text(parameter, value.strip())
+
+
+def check_actor(actor: object) -> str | None:
+    """Who acts: None (not recorded) or a non-empty name within the limit."""
+    if actor is None:
+        return None
+    return check_name("actor", actor)
+
+
+def check_origin(origin: object) -> str:
+    if origin not in ACTION_ORIGINS:
+        raise BatchInputError(
+            f"origin: {origin!r} is not allowed; expected one of {ACTION_ORIGINS}"
+        )
+    return str(origin)
+
+
+def check_ids(parameter: str, values: list[str]) -> None:
+    """Refuse, as a whole, data_row_ids the ledger could not store, naming each bad one."""
+    limit = TEXT_LIMITS["data_row_id"]
+    problems = []
+    for position, value in enumerate(values):
+        if len(value) <= limit and value.isascii() and "\x00" not in value:
+            continue  # the common case, checked quickly
+        problem = text_problem(value, limit)
+        if problem is not None:
+            problems.append(f"position {position}: data_row_id {shorten(value)} ({problem})")
+    _raise_problems(parameter, problems)
+
+
+def _raise_problems(parameter: str, problems: list[str]) -> None:
+    if not problems:
+        return
+    shown = "; ".join(problems[:20]) + (
+        f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
+    )
+    raise BatchInputError(
+        f"{parameter}: {len(problems)} value(s) break the ledger's text limits (at most "
+        f"{TEXT_LIMITS['data_row_id']} characters for a data_row_id, no NUL character, valid "
+        f"UTF-8); nothing was stored: {shown}"
+    )
 
 
 def check_priority(priority: object) -> int:
@@ -95,6 +208,7 @@ def row_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
             f"{', '.join(map(str, bad[:20]))}: {', '.join(repr(raw_ids[i]) for i in bad[:5])}"
         )
     ids: list[str] = raw_ids
+    check_ids("rows", ids)
     if len(set(ids)) != n:
         counts = pd.Series(ids).value_counts()
         dups = sorted(counts[counts > 1].index)
@@ -122,6 +236,19 @@ def row_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
         raise BatchInputError(f"rows: score and confidence must be numbers ({exc})") from exc
     labels = _str_or_none(column("predicted_label"))
     images = _str_or_none(column("image"))
+    problems = []
+    for field, values in (("predicted_label", labels), ("image", images)):
+        limit = TEXT_LIMITS[field]
+        for position, value in enumerate(values):
+            if value is None or (len(value) <= limit and value.isascii() and "\x00" not in value):
+                continue  # the common case, checked quickly
+            problem = text_problem(value, limit)
+            if problem is not None:
+                problems.append(
+                    f"position {position} (data_row_id {shorten(ids[position])}): {field} "
+                    f"{shorten(value or '')} ({problem})"
+                )
+    _raise_problems("rows", problems)
     records: list[dict[str, Any]] = [
         {
             "data_row_id": ids[i],

@@ -20,11 +20,15 @@ from labelnext.ledger.schema import ROW_STATUSES, batch_rows, batches, model_run
 __all__ = [
     "batch_for_token",
     "batch_info",
+    "batch_project",
     "batch_rows_frame",
     "batches_frame",
+    "cancelled_rows",
     "excluded",
     "last_project",
+    "locked_batch",
     "open_conflicts",
+    "project_name",
     "project_names",
     "require_batch",
     "runs_frame",
@@ -210,6 +214,42 @@ def require_batch(conn: Connection, batch_id: int) -> str:
     return str(status)
 
 
+def locked_batch(conn: Connection, batch_id: int) -> tuple[str, int]:
+    """The status and project id of batch ``batch_id``, holding its row lock to the end of the
+    transaction (PostgreSQL; SQLite writers hold the database's write lock already).
+
+    Raises
+    ------
+    LedgerError
+        If there is no such batch.
+    """
+    found = conn.execute(
+        sa.select(batches.c.status, batches.c.project_id)
+        .where(batches.c.id == batch_id)
+        .with_for_update()
+    ).first()
+    if found is None:
+        raise LedgerError(f"batch_id: there is no batch {batch_id}")
+    return str(found.status), int(found.project_id)
+
+
+def batch_project(conn: Connection, batch_id: int) -> tuple[str, int]:
+    """The status and project id of batch ``batch_id`` (no lock; see :func:`locked_batch`)."""
+    found = conn.execute(
+        sa.select(batches.c.status, batches.c.project_id).where(batches.c.id == batch_id)
+    ).first()
+    if found is None:
+        raise LedgerError(f"batch_id: there is no batch {batch_id}")
+    return str(found.status), int(found.project_id)
+
+
+def project_name(conn: Connection, project_id: int) -> str:
+    """The name of project ``project_id``."""
+    return str(
+        conn.execute(sa.select(projects.c.name).where(projects.c.id == project_id)).scalar_one()
+    )
+
+
 def batch_for_token(conn: Connection, client_token: str, project: str) -> SubmitResult | None:
     query = (
         sa.select(batches.c.id, projects.c.name)
@@ -230,8 +270,11 @@ def batch_for_token(conn: Connection, client_token: str, project: str) -> Submit
     return SubmitResult(int(found.id), int(n_rows), {}, False)
 
 
-def open_conflicts(conn: Connection, project_id: int, ids: list[str]) -> dict[str, int]:
-    """Each of ``ids`` that is in an open batch of the project, with that batch's id."""
+def open_conflicts(
+    conn: Connection, project_id: int, ids: list[str], *, besides: int | None = None
+) -> dict[str, int]:
+    """Each of ``ids`` that is in an open batch of the project (other than batch ``besides``),
+    with that batch's id."""
     conflicts: dict[str, int] = {}
     for chunk in chunks(ids):
         query = sa.select(batch_rows.c.data_row_id, batch_rows.c.batch_id).where(
@@ -239,5 +282,18 @@ def open_conflicts(conn: Connection, project_id: int, ids: list[str]) -> dict[st
             batch_rows.c.status == "open",
             batch_rows.c.data_row_id.in_(chunk),
         )
+        if besides is not None:
+            query = query.where(batch_rows.c.batch_id != besides)
         conflicts.update({row: int(batch) for row, batch in conn.execute(query)})
     return conflicts
+
+
+def cancelled_rows(conn: Connection, batch_id: int) -> list[str]:
+    """The data_row_ids a cancel freed from the batch (status ``cancelled``)."""
+    return list(
+        conn.execute(
+            sa.select(batch_rows.c.data_row_id).where(
+                batch_rows.c.batch_id == batch_id, batch_rows.c.status == "cancelled"
+            )
+        ).scalars()
+    )

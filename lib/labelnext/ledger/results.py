@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["HISTORY_COLUMNS", "BatchInfo", "RunLike", "SubmitResult"]
+__all__ = ["HISTORY_COLUMNS", "ActionResult", "BatchInfo", "RunLike", "SubmitResult"]
 
 #: The columns of :meth:`labelnext.ledger.Ledger.batches` that a batch history shows people
 #: (the CLI's ``batches`` and the Batch page).
@@ -87,3 +87,28 @@ class BatchInfo:
     run_version: str | None
     client_token: str | None
     n_rows: int
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The outcome of :meth:`Ledger.reopen` and :meth:`Ledger.revert`.
+
+    Attributes
+    ----------
+    action_id : int
+        The action just recorded (a ``reopen`` or an ``unmark``).
+    kind : str
+        Its kind.
+    batch_id : int
+        The batch it changed.
+    n_rows : int
+        Rows put back to ``open``.
+    status : str
+        The batch's status now.
+    """
+
+    action_id: int
+    kind: str
+    batch_id: int
+    n_rows: int
+    status: str

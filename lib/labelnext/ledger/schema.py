@@ -11,11 +11,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 __all__ = [
+    "ACTION_KINDS",
+    "ACTION_ORIGINS",
     "BATCH_STATUSES",
     "MIGRATIONS_DIR",
     "OPEN_BATCH_STATUSES",
     "ROW_STATUSES",
     "SCHEMA_HEAD",
+    "actions",
     "batch_rows",
     "batches",
     "metadata",
@@ -26,9 +29,11 @@ __all__ = [
 BATCH_STATUSES = ("queued", "exported", "labeled", "cancelled")
 OPEN_BATCH_STATUSES = ("queued", "exported")
 ROW_STATUSES = ("open", "labeled", "cancelled")
+ACTION_KINDS = ("submit", "mark_labeled", "cancel", "reopen", "unmark", "export")
+ACTION_ORIGINS = ("app", "cli", "library")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-SCHEMA_HEAD = "0002"  # the newest revision in migrations/versions (a test keeps them in step)
+SCHEMA_HEAD = "0003"  # the newest revision in migrations/versions (a test keeps them in step)
 
 metadata = sa.MetaData()
 OPEN_ROWS = sa.text("status = 'open'")  # the partial index's condition
@@ -103,4 +108,25 @@ batch_rows = sa.Table(
         sqlite_where=OPEN_ROWS,
         postgresql_where=OPEN_ROWS,
     ),
+)
+
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("reverted_by", sa.Integer, sa.ForeignKey("actions.id")),
+    sa.CheckConstraint(
+        "kind IN ('submit', 'mark_labeled', 'cancel', 'reopen', 'unmark', 'export')",
+        name="ck_actions_kind",
+    ),
+    sa.CheckConstraint("origin IN ('app', 'cli', 'library')", name="ck_actions_origin"),
+    sa.Index("ix_actions_batch", "batch_id", "id"),
+    sa.Index("ix_actions_project", "project_id", "id"),
 )
