@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 
 from labelnext import scoring, select
 from labelnext.config import settings
-from labelnext.readers import load_run
+from labelnext.paths import allowed_roots
+from labelnext.readers import Limits, load_run
 from labelnext.runs import ModelRun
 
 if TYPE_CHECKING:
@@ -34,10 +35,17 @@ _MAX_RUNS = 4
 
 
 @st.cache_resource(max_entries=_MAX_RUNS, show_spinner=False)
-def run_from_path(path: str, stamp: tuple[Any, ...]) -> ModelRun:
-    """Load a run from a file or run folder on the server; ``stamp`` changes when it does."""
+def run_from_path(path: str, stamp: tuple[Any, ...], upload: bool = False) -> ModelRun:
+    """Load a run from a file or run folder on the server; ``stamp`` changes when it does.
+
+    The file (and everything its run.json names) must lie inside the allowed roots or the
+    uploads folder; an upload may expand to 20x the upload limit in memory, no more.
+    """
     del stamp  # part of the cache key only
-    return load_run(path)
+    config = settings()
+    inside = [*allowed_roots(), config.uploads_dir.resolve()]
+    limits = Limits.for_upload() if upload else Limits.from_settings()
+    return load_run(path, require_inside=inside, limits=limits)
 
 
 @st.cache_resource(max_entries=_MAX_RUNS, show_spinner=False)
@@ -139,6 +147,14 @@ def forget_excluded_ids() -> None:
     _history.clear()
 
 
+@st.cache_resource(max_entries=2 * _MAX_RUNS, show_spinner=False)
+def metadata_filters(run_hash: str, _run: ModelRun) -> Any:
+    """Which metadata columns support which filter (``labelnext.metadata.filterable_columns``)."""
+    from labelnext.metadata import filterable_columns
+
+    return filterable_columns(_run)
+
+
 @st.cache_resource(max_entries=16, show_spinner=False)
 def metadata_choices(run_hash: str, column: str, _run: ModelRun) -> list[Any]:
     """Distinct values of a metadata column (at most 500), for the equality filter's picker."""
@@ -159,6 +175,7 @@ def clear_all() -> None:
         _excluded_ids,
         _projects,
         _history,
+        metadata_filters,
     ):
         fn.clear()
     metadata_choices.clear()

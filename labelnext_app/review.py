@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from labelnext import thumbnails
-from labelnext.errors import LabelnextError, LedgerError
+from labelnext.errors import LedgerError
 from labelnext.overlay import BoxSet
 from labelnext.runs import ModelRun
 from labelnext.select import Filter
@@ -157,10 +157,6 @@ def boxes_of(run: ModelRun, row: int) -> BoxSet | None:
 def thumb_for(run: ModelRun, row: int, *, box_threshold: float = 0.0) -> Path | str:
     """Thumbnail of row ``row`` (a PNG path, or a URL the browser loads), boxes drawn on it."""
     size = DETECTION_THUMB_SIZE if run.boxes is not None else THUMB_SIZE
-    try:
-        location = run.image_location(row)
-    except LabelnextError as exc:
-        return thumbnails.placeholder_thumbnail(str(exc)[:90], size=size)
-    return thumbnails.thumbnail(
-        location, size=size, boxes=boxes_of(run, row), threshold=box_threshold
+    return thumbnails.row_thumbnail(
+        run, row, size=size, boxes=boxes_of(run, row), threshold=box_threshold
     )

@@ -17,6 +17,7 @@ import streamlit as st
 from labelnext.config import settings
 from labelnext.errors import LabelnextError
 from labelnext.paths import SAMPLE_DATA_DIR, allowed_roots, contain
+from labelnext.readers import check_upload_name
 from labelnext.runs import ModelRun
 
 from . import cache
@@ -82,7 +83,7 @@ def _stamp(path: Path) -> tuple[Any, ...]:
 def open_run(key: str) -> ModelRun:
     """Load (or fetch from cache) the run behind a run key; raises ``LabelnextError``."""
     path = run_path(key)
-    return cache.run_from_path(str(path), _stamp(path))
+    return cache.run_from_path(str(path), _stamp(path), key.startswith("upload:"))
 
 
 def uploads_dir() -> Path:
@@ -102,12 +103,7 @@ def adopt_upload(filename: str, data: bytes) -> str:
         With the library's list of problems (file, row, field) when the file is invalid.
     """
     safe_name = Path(filename).name or "upload.csv"
-    if safe_name.lower() == "run.json":
-        raise LabelnextError(
-            "run.json belongs in a run folder on the server: upload the predictions file "
-            "itself (CSV, Parquet, JSON Lines or Labelbox NDJSON), or open the run folder under "
-            "Path on the server."
-        )
+    check_upload_name(safe_name)
     digest = hashlib.sha256(data).hexdigest()
     target = uploads_dir() / digest / safe_name
     target.parent.mkdir(parents=True, exist_ok=True)

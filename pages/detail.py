@@ -122,11 +122,9 @@ boxes = review.boxes_of(run, row)
 ss.setdefault("detail_box_threshold", DEFAULT_BOX_THRESHOLD)
 left, right = st.columns([5, 5] if boxes is not None else [5, 4], gap="large")
 with left:
-    try:
-        location = run.image_location(row)
-    except LabelnextError as exc:
-        location = None
-        st.warning(safe_text.md(str(exc)))
+    location, why_not = thumbnails.row_image(run, row)
+    if why_not is not None:
+        st.warning(safe_text.md(why_not))
     threshold = 0.0
     if boxes is not None:
         threshold = float(

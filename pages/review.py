@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from labelnext import view as views
@@ -67,33 +66,37 @@ with st.container(border=True):
         on_change=actions.first_page,
     )
     with f3:
-        meta_columns = [str(c) for c in run.metadata.columns]
+        filters = cache.metadata_filters(run.content_hash, run)
+        meta_columns = [str(c) for c in filters.equality]  # lists, structs, inf, empty: none
         m1, m2 = st.columns(2, vertical_alignment="bottom")
+        if ss.get("review_meta_col") not in ["(none)", *meta_columns]:
+            ss["review_meta_col"] = "(none)"
         column = m1.selectbox(
             "Metadata",
             options=["(none)", *meta_columns],
             key="review_meta_col",
             on_change=actions.first_page,
+            help="Columns of lists or structs, with infinite values or without values cannot "
+            "be filtered on."
+            if filters.not_filterable
+            else None,
         )
         if column != "(none)":
             values = run.metadata[column]
-            if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            if column in filters.numeric_range:
                 lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-                if lo < hi:
-                    ss.setdefault(f"review_meta_range_{column}", (lo, hi))
-                    m2.slider(
-                        column,
-                        min_value=lo,
-                        max_value=hi,
-                        key=f"review_meta_range_{column}",
-                        on_change=actions.first_page,
-                    )
-                else:
-                    m2.caption(f"{safe_text.md(column)} is {lo:g} on every row")
+                ss.setdefault(f"review_meta_range_{column}", (lo, hi))
+                m2.slider(
+                    safe_text.md(column),
+                    min_value=lo,
+                    max_value=hi,
+                    key=f"review_meta_range_{column}",
+                    on_change=actions.first_page,
+                )
             else:
                 choices = cache.metadata_choices(run.content_hash, column, run)
                 m2.selectbox(
-                    column,
+                    safe_text.md(column),
                     options=choices,
                     key=f"review_meta_eq_{column}",
                     on_change=actions.first_page,

@@ -56,3 +56,35 @@ def test_reads_the_process_environment_at_each_call(
     assert settings().home == tmp_path / "one"
     monkeypatch.setenv("LABELNEXT_HOME", str(tmp_path / "two"))
     assert settings().home == tmp_path / "two"
+
+
+def test_run_limits_default_and_parse() -> None:
+    from labelnext.config import DEFAULT_MAX_RUN_COLUMNS, DEFAULT_MAX_RUN_MB, DEFAULT_MAX_RUN_ROWS
+
+    s = settings({})
+    assert (s.max_run_rows, s.max_run_columns, s.max_run_mb) == (20_000_000, 10_000, 8192.0)
+    assert (DEFAULT_MAX_RUN_ROWS, DEFAULT_MAX_RUN_COLUMNS, DEFAULT_MAX_RUN_MB) == (
+        20_000_000,
+        10_000,
+        8192.0,
+    )
+    s = settings(
+        {
+            "LABELNEXT_MAX_RUN_ROWS": " 5_000_000 ",
+            "LABELNEXT_MAX_RUN_COLUMNS": "50",
+            "LABELNEXT_MAX_RUN_MB": "256.5",
+        }
+    )
+    assert (s.max_run_rows, s.max_run_columns, s.max_run_mb) == (5_000_000, 50, 256.5)
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "many", "nan"])
+def test_run_limits_that_would_refuse_everything_fall_back(raw: str) -> None:
+    s = settings(
+        {
+            "LABELNEXT_MAX_RUN_ROWS": raw,
+            "LABELNEXT_MAX_RUN_COLUMNS": raw,
+            "LABELNEXT_MAX_RUN_MB": raw,
+        }
+    )
+    assert (s.max_run_rows, s.max_run_columns, s.max_run_mb) == (20_000_000, 10_000, 8192.0)

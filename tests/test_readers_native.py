@@ -41,6 +41,26 @@ CASES = {
     "class_count_mismatch": (None, "classes", "class-count mismatch: run.json names 3 classes"),
     "unknown_task": (None, "task", "unknown task 'segmentation'; known tasks: classification"),
     "broken_run_json": (2, None, "not valid JSON"),
+    "duplicate_column.csv": (None, None, "duplicate column names: 'prob_a' (2 times)"),
+    "duplicate_column.parquet": (None, None, "duplicate column names: 'prob_cat' (2 times)"),
+    "duplicate_key.jsonl": (2, "prob_a", "the key 'prob_a' appears twice in this object"),
+    "nul_in_id.csv": (2, "data_row_id", "contains a NUL character (\\x00), which the ledger"),
+    "nul_in_id.parquet": (2, "data_row_id", "contains a NUL character (\\x00), which the ledger"),
+    "long_id.csv": (
+        1,
+        "data_row_id",
+        "data_row_id is 501 characters long; the ledger stores ids of at most 500 characters",
+    ),
+    "schema_classes_not_json.parquet": (
+        None,
+        "schema metadata 'labelnext.classes'",
+        "not valid JSON (Expecting value",
+    ),
+    "schema_classes_not_strings.parquet": (
+        None,
+        "schema metadata 'labelnext.classes'",
+        "must be a JSON list of class names (non-empty strings), got [1, 2]",
+    ),
 }
 
 
@@ -246,6 +266,82 @@ def test_unsupported_extension(tmp_path: Path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(RunValidationError, match="nope.csv: file not found"):
         load_run("nope.csv")
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("missing_run_folder", "missing_run_folder: folder not found"),
+        ("runs/missing/", "missing: folder not found"),
+        ("missing.parquet", "missing.parquet: file not found"),
+        ("folder/run.json", "run.json: file not found"),
+    ],
+)
+def test_a_missing_path_says_not_found_not_unsupported_type(
+    tmp_path: Path, given: str, words: str
+) -> None:
+    with pytest.raises(RunValidationError, match=words) as caught:
+        load_run(str(tmp_path / given))
+    assert "unsupported file type" not in str(caught.value)
+
+
+def test_a_multilabel_run_may_have_one_class(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps({"task": "multilabel"}))
+    (folder / "p.csv").write_text("data_row_id,prob_defect\na,0.9\nb,0.2\nc,0.5\n")
+    run = load_run(folder)
+    assert run.task == "multilabel" and run.classes == ("defect",)
+    assert run.predicted_labels.tolist() == ["defect", "(none)", "defect"]
+
+
+def test_the_class_count_message_names_the_task(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("data_row_id,prob_only\na,1.0\n")
+    with pytest.raises(
+        RunValidationError, match="field 'classes': a classification run needs >= 2 classes, got 1"
+    ):
+        load_run(tmp_path / "p.csv")
+    (tmp_path / "run.json").write_text(json.dumps({"task": "multilabel", "classes": []}))
+    (tmp_path / "p.csv").write_text("data_row_id,probabilities\na,[]\n")
+    with pytest.raises(RunValidationError, match="a multi-label run needs >= 1 class, got 0"):
+        load_run(tmp_path)
+
+
+def test_the_schema_classes_key_is_read_when_well_formed(tmp_path: Path) -> None:
+    table = pa.table(
+        {"data_row_id": ["a"], "probabilities": [[0.2, 0.8]]},
+        metadata={"labelnext.classes": json.dumps(["cat", "dog"])},
+    )
+    pq.write_table(table, tmp_path / "p.parquet")
+    assert load_run(tmp_path / "p.parquet").classes == ("cat", "dog")
+
+
+def test_every_duplicate_column_is_named(tmp_path: Path) -> None:
+    data = b"data_row_id,prob_a,prob_b,prob_b,prob_a\nr,0.5,0.5,0.1,0.1\n"
+    with pytest.raises(RunValidationError, match="'prob_a' \\(2 times\\), 'prob_b' \\(2 times\\)"):
+        load_run(data, filename="upload.csv")
+
+
+def test_ids_the_ledger_cannot_store_are_refused_from_every_reader(tmp_path: Path) -> None:
+    # COCO: the ids are the images' file names
+    folder = tmp_path / "coco"
+    folder.mkdir()
+    coco = {
+        "images": [{"id": 1, "file_name": "ok.png"}, {"id": 2, "file_name": "b\u0000.png"}],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
+    (folder / "coco.json").write_text(json.dumps(coco))
+    (folder / "results.json").write_text("[]")
+    with pytest.raises(
+        RunValidationError, match="row 2, field 'data_row_id': data_row_id contains a NUL"
+    ):
+        load_run(folder)
+    # Labelbox: data row ids and global keys
+    line = {"name": "q", "answer": {"name": "a", "confidence": 0.5}, "dataRow": {"id": "x" * 600}}
+    path = tmp_path / "p.ndjson"
+    path.write_text(json.dumps(line) + "\n")
+    with pytest.raises(RunValidationError, match="data_row_id is 600 characters long"):
+        load_run(path)
 
 
 def test_ground_truth_is_kept_apart_from_metadata(tmp_path: Path) -> None:

@@ -15,6 +15,10 @@ variable                           meaning                                      
                                    the server may read, besides ``sample_data/``
 ``LABELNEXT_MAX_UPLOAD_MB``        the dashboard's upload limit, in MB                  200
 ``LABELNEXT_THUMB_CACHE_MB``       bound of the thumbnail cache, in MB                  512
+``LABELNEXT_MAX_RUN_ROWS``         most data rows one run may hold                      20,000,000
+``LABELNEXT_MAX_RUN_COLUMNS``      most columns a predictions file may have             10,000
+``LABELNEXT_MAX_RUN_MB``           most bytes, in MB, a run may decode to in memory     8,192
+                                   (decompressed and dictionary-expanded)
 =================================  ===================================================  ==========
 """
 
@@ -30,6 +34,9 @@ __all__ = ["Settings", "settings"]
 DEFAULT_HOME = ".labelnext"
 DEFAULT_MAX_UPLOAD_MB = 200
 DEFAULT_THUMB_CACHE_MB = 512.0
+DEFAULT_MAX_RUN_ROWS = 20_000_000
+DEFAULT_MAX_RUN_COLUMNS = 10_000
+DEFAULT_MAX_RUN_MB = 8_192.0
 #: Test hook: the ledger pauses inside a submit's transaction (see labelnext.ledger.testing).
 HOLD_BEFORE_COMMIT_ENV = "LABELNEXT_TEST_HOLD_BEFORE_COMMIT"
 
@@ -51,6 +58,10 @@ class Settings:
         The upload limit (>= 0).
     thumb_cache_mb : float
         The thumbnail cache's bound (> 0).
+    max_run_rows, max_run_columns : int
+        The most rows and columns a run may have (>= 1; see :class:`labelnext.readers.Limits`).
+    max_run_mb : float
+        The most a run may decode to in memory, in MB (> 0).
     hold_before_commit : str or None
         A test hook's marker file (see :mod:`labelnext.ledger.testing`).
     """
@@ -60,6 +71,9 @@ class Settings:
     allowed_roots: tuple[Path, ...] = field(default=())
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     thumb_cache_mb: float = DEFAULT_THUMB_CACHE_MB
+    max_run_rows: int = DEFAULT_MAX_RUN_ROWS
+    max_run_columns: int = DEFAULT_MAX_RUN_COLUMNS
+    max_run_mb: float = DEFAULT_MAX_RUN_MB
     hold_before_commit: str | None = None
 
     @property
@@ -95,6 +109,11 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         allowed_roots=roots,
         max_upload_mb=_int(env.get("LABELNEXT_MAX_UPLOAD_MB"), DEFAULT_MAX_UPLOAD_MB),
         thumb_cache_mb=_positive(env.get("LABELNEXT_THUMB_CACHE_MB"), DEFAULT_THUMB_CACHE_MB),
+        max_run_rows=_at_least_one(env.get("LABELNEXT_MAX_RUN_ROWS"), DEFAULT_MAX_RUN_ROWS),
+        max_run_columns=_at_least_one(
+            env.get("LABELNEXT_MAX_RUN_COLUMNS"), DEFAULT_MAX_RUN_COLUMNS
+        ),
+        max_run_mb=_positive(env.get("LABELNEXT_MAX_RUN_MB"), DEFAULT_MAX_RUN_MB),
         hold_before_commit=env.get(HOLD_BEFORE_COMMIT_ENV) or None,
     )
 
@@ -104,6 +123,12 @@ def _int(raw: str | None, default: int) -> int:
         return max(0, int(str(raw).strip())) if raw is not None else default
     except ValueError:
         return default
+
+
+def _at_least_one(raw: str | None, default: int) -> int:
+    # "20_000_000" and "20000000" both parse; 0 or less would refuse every run: the default
+    value = _int(raw, default)
+    return value if value >= 1 else default
 
 
 def _positive(raw: str | None, default: float) -> float:

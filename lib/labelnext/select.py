@@ -16,6 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from labelnext.errors import EmptyPoolError, SelectionError
+from labelnext.metadata import column_filters
 from labelnext.runs import ModelRun
 from labelnext.scoring import Scoring, run_scores
 
@@ -85,16 +86,37 @@ def filter_mask(run: ModelRun, scores: NDArray[np.floating[Any]], flt: Filter) -
         )
     for column, value in flt.metadata_equals:
         # compare in pandas (Arrow-backed strings compare in C), not on an object array
-        equal = _metadata(run, column) == value
-        mask &= equal.fillna(False).to_numpy(dtype=bool)
+        series = _metadata(run, column)
+        try:
+            equal = series == value
+            mask &= equal.fillna(False).to_numpy(dtype=bool)
+        except (TypeError, ValueError) as exc:  # lists or structs: no equality to test
+            raise _not_filterable(column, series, "an equality") from exc
     for column, low, high in flt.metadata_ranges:
-        values = pd.to_numeric(_metadata(run, column), errors="coerce").to_numpy()
+        series = _metadata(run, column)
+        try:
+            numbers = pd.to_numeric(series, errors="coerce")
+            values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise _not_filterable(column, series, "a range") from exc
+        if np.isnan(values).all():  # no numbers at all: the range would hide every row
+            raise _not_filterable(column, series, "a range", "holds no numbers")
         mask &= (values >= low) & (values <= high)
     if flt.exclude_ids:
         mask &= ~run.mask_of(flt.exclude_ids)
     if flt.only_ids is not None:
         mask &= run.mask_of(flt.only_ids)
     return mask
+
+
+def _not_filterable(
+    column: str, series: pd.Series, kind: str, reason: str | None = None
+) -> SelectionError:
+    reason = column_filters(series).reason or reason or "holds values that cannot be compared"
+    return SelectionError(
+        f"Metadata column {column!r} cannot be filtered by {kind}: it {reason} "
+        "(labelnext.metadata.filterable_columns lists the columns that can)."
+    )
 
 
 def _metadata(run: ModelRun, column: str) -> pd.Series:

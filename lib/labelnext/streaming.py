@@ -86,16 +86,17 @@ def stream_top_k(
         raise SelectionError(f"k must be >= 1, got {k}")
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
-    found = locate_run(source, max_problems=max_problems)
+    roots = tuple(
+        Path(r).resolve()
+        for r in (allowed_roots if allowed_roots is not None else paths.allowed_roots())
+    )
+    # run.json's files are contained as load_run contains them
+    found = locate_run(source, max_problems=max_problems, roots=roots)
     if found.suffix not in PARQUET_SUFFIXES or found.path is None:
         raise SelectionError(
             f"Streaming reads Parquet files only; {found.label} is '{found.suffix}'. "
             "Convert it to Parquet, or load it in memory without --stream."
         )
-    roots = tuple(
-        Path(r).resolve()
-        for r in (allowed_roots if allowed_roots is not None else paths.allowed_roots())
-    )
     try:
         # pre_buffer (pyarrow's default) keeps every column chunk it has read: RSS grew by
         # ~90 MB per million rows. Plain buffered reads keep memory flat.

@@ -29,26 +29,34 @@ image; the cache key then includes the boxes' fingerprint, the score threshold a
 
 from __future__ import annotations
 
+import re
 import textwrap
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from labelnext.config import settings
 from labelnext.diskcache import DiskCache
+from labelnext.errors import LabelnextError, PathNotAllowedError
 from labelnext.overlay import OVERLAY_VERSION, BoxSet, draw_banner, draw_boxes
 from labelnext.paths import is_url
+from labelnext.runs import ModelRun
 
 __all__ = [
     "DEFAULT_SIZE",
     "MAX_PIXELS",
+    "OUTSIDE_ROOTS",
     "detail_image",
     "fit_square",
     "is_url",
     "load_image",
     "placeholder",
     "placeholder_thumbnail",
+    "reason_text",
+    "row_image",
+    "row_thumbnail",
     "thumb_cache",
     "thumbnail",
     "thumbs_dir",
@@ -56,10 +64,14 @@ __all__ = [
 
 #: Default side of a thumbnail, in pixels (4x a 28x28 MNIST digit).
 DEFAULT_SIZE = 112
+#: The longer side :func:`load_image` decodes a large image to, about.
+_DISPLAY_SIDE = 1024
+#: What a placeholder says for an image outside the allowed roots (never which path, or roots).
+OUTSIDE_ROOTS = "image outside the allowed roots"
 #: Images with more pixels than this are not decoded (placeholder instead).
 MAX_PIXELS = 64_000_000
 #: Bump when the way thumbnails are drawn changes, so old cache files are not reused.
-_FORMAT_VERSION = 3
+_FORMAT_VERSION = 4  # 4: huge images reduced first; 16-bit images scaled by range
 _BACKGROUND = (246, 247, 249)
 _PLACEHOLDER_BG = (233, 236, 240)
 _PLACEHOLDER_FG = (90, 96, 105)
@@ -128,7 +140,7 @@ def thumbnail(
     cached = folder.get(key)
     if cached is not None:
         return cached
-    image, reason, source_side = _load(resolved)
+    image, reason, source_side = _load(resolved, size)
     # a failure is cached under the source's key too: the key changes when the file does
     if reason is not None:
         return folder.put_image(key, placeholder(reason, size))
@@ -146,19 +158,24 @@ def load_image(location: Path | str | None) -> tuple[Image.Image, str | None]:
     Returns
     -------
     image : PIL.Image.Image
-        RGB image, EXIF orientation applied; a 224x224 placeholder on failure.
+        RGB image, EXIF orientation applied, at most about 1024 pixels on its longer side
+        when the source is larger; a 224x224 placeholder on failure.
     reason : str or None
-        ``None`` on success, else why the placeholder was drawn.
+        ``None`` on success, else why the placeholder was drawn (no server path in it).
     """
-    image, reason, _ = _load(location)
+    image, reason, _ = _load(location, _DISPLAY_SIDE)
     return image, reason
 
 
-def _load(location: Path | str | None) -> tuple[Image.Image, str | None, int]:
-    """:func:`load_image`, plus the longest side of the source in its own pixels.
+def _load(location: Path | str | None, target: int) -> tuple[Image.Image, str | None, int]:
+    """:func:`load_image` for a picture about ``target`` pixels on its longer side, plus the
+    longest side of the source in its own pixels.
 
-    A JPEG may be decoded at a reduced scale; box coordinates are in the source's pixels, so
-    drawing them needs the ratio of the two.
+    Huge sources are made small the cheap way before anything else touches their pixels: a
+    JPEG is decoded at a reduced scale (``draft``), other formats are reduced by a whole factor
+    (``reduce``, or a nearest-neighbour step for palette images) right after decoding, before
+    any conversion to RGB. Box coordinates are in the source's pixels, so drawing them needs the
+    ratio of the two sides.
     """
     if location is None:
         return placeholder("no image", 224), "no image", 224
@@ -174,9 +191,11 @@ def _load(location: Path | str | None) -> tuple[Image.Image, str | None, int]:
                 if width * height > MAX_PIXELS:
                     raise _TooLarge(f"image too large to show: {width}x{height} pixels")
                 source_side = max(width, height)
-                img.draft("RGB", (1024, 1024))  # JPEG only: decode at a reduced scale, cheaply
+                orientation = img.getexif().get(_ORIENTATION_TAG)
+                # JPEG only: decode at 1/2, 1/4 or 1/8 scale, still at least the target size
+                img.draft("RGB", (target, target))
                 img.load()
-                image = ImageOps.exif_transpose(img).convert("RGB")
+                image = _to_rgb(_shrink(img, target), orientation)
     except _TooLarge as exc:
         reason = str(exc)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -190,6 +209,70 @@ def _load(location: Path | str | None) -> tuple[Image.Image, str | None, int]:
     else:
         return image, None, source_side
     return placeholder(reason, 224), reason, 224
+
+
+_ORIENTATION_TAG = 0x0112
+# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose)
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: Modes holding more than 8 bits a channel: scaled to 8 bits by their value range.
+_WIDE_MODES = frozenset({"I", "F", "I;16", "I;16B", "I;16L", "I;16N"})
+#: Modes whose values are palette indices or bits: subsampled, never averaged.
+_INDEXED_MODES = frozenset({"1", "P", "PA"})
+
+
+def _shrink(img: Image.Image, target: int) -> Image.Image:
+    """Reduce a decoded image by a whole factor, keeping at least twice ``target`` pixels on its
+    longer side (the Lanczos resize that follows needs them), in its own mode."""
+    factor = max(img.size) // (2 * target)
+    if factor < 2:
+        return img
+    if img.mode in _INDEXED_MODES:
+        size = (max(1, img.width // factor), max(1, img.height // factor))
+        return img.resize(size, Image.Resampling.NEAREST)
+    if img.mode.startswith("I;16"):
+        return _reduce_wide(img, factor)
+    return img.reduce(factor)
+
+
+def _reduce_wide(img: Image.Image, factor: int) -> Image.Image:
+    """Block means of a 16-bit image (Pillow's reduce does not take I;16) as a float image."""
+    values = np.asarray(img)
+    height = values.shape[0] // factor * factor
+    width = values.shape[1] // factor * factor
+    blocks = values[:height, :width].reshape(height // factor, factor, width // factor, factor)
+    return Image.fromarray(blocks.mean(axis=(1, 3), dtype=np.float32), mode="F")
+
+
+def _to_rgb(img: Image.Image, orientation: object) -> Image.Image:
+    """RGB with the EXIF orientation applied; wide (16-bit, 32-bit, float) images scaled to
+    8 bits by their value range, so a 16-bit TIFF is not clipped to white."""
+    if img.mode in _WIDE_MODES:
+        img = _scale_to_8_bits(img)
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    if method is not None:
+        img = img.transpose(method)
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _scale_to_8_bits(img: Image.Image) -> Image.Image:
+    values = np.asarray(img, dtype=np.float32)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return Image.new("L", img.size, 0)
+    low, high = float(finite.min()), float(finite.max())
+    if high <= low:  # one value everywhere: black if it is zero, white otherwise
+        return Image.new("L", img.size, 0 if high <= 0 else 255)
+    values = np.nan_to_num(values, nan=low, posinf=high, neginf=low)
+    scaled = (values - low) * (255.0 / (high - low))
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), mode="L")
 
 
 def detail_image(
@@ -221,7 +304,7 @@ def detail_image(
     threshold : float, default 0.0
         Boxes scoring below this are not drawn.
     """
-    image, reason, source_side = _load(location)
+    image, reason, source_side = _load(location, size)
     canvas, scale, offset = fit_square(image, size)
     text = f"predicted {label}  ·  confidence {confidence:.2f}"
     if boxes is None:
@@ -237,14 +320,73 @@ def detail_image(
 
 
 def placeholder_thumbnail(
-    reason: str, *, size: int = DEFAULT_SIZE, home: Path | str | None = None
+    reason: str | BaseException, *, size: int = DEFAULT_SIZE, home: Path | str | None = None
 ) -> Path:
-    """A cached placeholder PNG with ``reason`` on it, e.g. for an image path that is refused."""
-    return _placeholder_file(thumb_cache(home), reason, size)
+    """A cached placeholder PNG with ``reason`` on it, e.g. for an image path that is refused.
+
+    ``reason`` may be the exception itself: a :class:`~labelnext.errors.PathNotAllowedError`
+    becomes "image outside the allowed roots". Server paths are never written on a
+    placeholder (see :func:`placeholder`).
+    """
+    return _placeholder_file(thumb_cache(home), reason_text(reason), size)
+
+
+def reason_text(reason: str | BaseException) -> str:
+    """What a placeholder says for ``reason``: no absolute path, no allowed roots listed.
+
+    Examples
+    --------
+    >>> reason_text(PathNotAllowedError("image '/etc/passwd' is outside the allowed roots"))
+    'image outside the allowed roots'
+    >>> reason_text("cannot read /srv/data/img/cat 1.png")
+    'cannot read cat 1.png'
+    """
+    if isinstance(reason, PathNotAllowedError):
+        return OUTSIDE_ROOTS
+    return _without_paths(str(reason))
+
+
+def row_image(run: ModelRun, row: int) -> tuple[Path | str | None, str | None]:
+    """Where row ``row``'s image is, or why it cannot be shown.
+
+    Returns
+    -------
+    location : Path, str or None
+        A local path inside the allowed roots, a URL, or None.
+    reason : str or None
+        None when ``location`` can be shown (or the row has no image); else the text to show
+        instead ("image outside the allowed roots"...), which names no server path.
+    """
+    try:
+        return run.image_location(row), None
+    except LabelnextError as exc:
+        return None, reason_text(exc)
+
+
+def row_thumbnail(
+    run: ModelRun,
+    row: int,
+    *,
+    size: int = DEFAULT_SIZE,
+    home: Path | str | None = None,
+    boxes: BoxSet | None = None,
+    threshold: float = 0.0,
+) -> Path | str:
+    """:func:`thumbnail` of row ``row`` of ``run``; a refused or missing image gives a
+    placeholder that says why without naming a server path."""
+    location, reason = row_image(run, row)
+    if reason is not None:
+        return _placeholder_file(thumb_cache(home), reason, size)
+    return thumbnail(location, size=size, home=home, boxes=boxes, threshold=threshold)
 
 
 def placeholder(reason: str, size: int = DEFAULT_SIZE) -> Image.Image:
-    """A grey square with ``reason`` written on it (wrapped to fit)."""
+    """A grey square with ``reason`` written on it (wrapped to fit).
+
+    Absolute paths in ``reason`` are cut to their last part, so a placeholder never shows
+    where the server keeps its files.
+    """
+    reason = _without_paths(reason)
     img = Image.new("RGB", (size, size), _PLACEHOLDER_BG)
     draw = ImageDraw.Draw(img)
     font_size = max(9, size // 10)
@@ -262,6 +404,20 @@ def placeholder(reason: str, size: int = DEFAULT_SIZE) -> Image.Image:
         spacing=3,
     )
     return img
+
+
+# an absolute path (POSIX, home-relative or Windows) standing on its own: after a space, a quote
+# or a bracket, never inside a URL ("https://host/a" is preceded by ':')
+_ABSOLUTE_PATH = re.compile(r"""(?<![\w:/.~-])(?:~|[A-Za-z]:\\|/)[^\s'",;()\[\]]*""")
+
+
+def _without_paths(text: str) -> str:
+    def last_part(match: re.Match[str]) -> str:
+        path = match.group(0)
+        windows = len(path) > 2 and path[1] == ":"
+        return (PureWindowsPath(path) if windows else PurePosixPath(path)).name or "…"
+
+    return _ABSOLUTE_PATH.sub(last_part, text)
 
 
 class _TooLarge(Exception):

@@ -47,10 +47,12 @@ from labelnext import paths
 from labelnext.errors import refuse
 from labelnext.readers.coco import find_coco_pair, looks_like_coco_json, read_coco
 from labelnext.readers.labelbox import looks_like_labelbox, read_labelbox
+from labelnext.readers.limits import Limits
 from labelnext.readers.native import read_native
 from labelnext.readers.source import (
     SUPPORTED_SUFFIXES,
     RunSource,
+    check_upload_name,
     first_line,
     locate_run,
     run_json_label,
@@ -58,7 +60,15 @@ from labelnext.readers.source import (
 from labelnext.readers.yolo import is_yolo_folder, read_yolo
 from labelnext.runs import ModelRun
 
-__all__ = ["FOREIGN_FORMATS", "SUPPORTED_SUFFIXES", "detect_format", "load_run", "locate_run"]
+__all__ = [
+    "FOREIGN_FORMATS",
+    "SUPPORTED_SUFFIXES",
+    "Limits",
+    "check_upload_name",
+    "detect_format",
+    "load_run",
+    "locate_run",
+]
 
 FOREIGN_FORMATS = ("coco", "yolo", "labelbox")
 _NATIVE = ("labelnext", "")
@@ -76,6 +86,8 @@ def load_run(
     allowed_roots: Sequence[Path] | None = None,
     renormalize: bool = False,
     max_problems: int = 50,
+    require_inside: Sequence[Path] | None = None,
+    limits: Limits | None = None,
 ) -> ModelRun:
     """Load a model run from a predictions file, a run folder, or the bytes of an upload.
 
@@ -86,15 +98,26 @@ def load_run(
         a ``run.json`` file; a COCO or YOLO folder; or the bytes of a predictions file (then
         ``filename`` is required).
     filename : str, optional
-        Name of the uploaded file: picks the format and names the file in messages.
+        Name of the uploaded file: picks the format and names the file in messages. An upload
+        named ``run.json`` is refused (run.json belongs in a run folder on the server).
     allowed_roots : sequence of Path, optional
-        Folders that absolute image paths must lie in. Defaults to
-        :func:`labelnext.paths.allowed_roots`.
+        Folders that every path the run's files name (run.json ``predictions``,
+        ``image_root``, ``coco``, ``labels``; image references) must lie in, besides the run
+        folder. Defaults to :func:`labelnext.paths.allowed_roots`.
     renormalize : bool, default=False
         Divide each probability row by its sum when it does not sum to 1. Off by default: rows
         that do not sum to 1 are reported, never silently changed.
     max_problems : int, default=50
         Stop collecting problems after this many.
+    require_inside : sequence of Path, optional
+        When given, ``source`` itself (a file or a folder) must lie in one of these folders,
+        checked before it is opened or stat'ed (a server passes its allowed roots; the CLI
+        passes None, so a person may point it at any file). The files run.json names are
+        contained either way.
+    limits : Limits, optional
+        The most rows, columns and decoded bytes the run may have (default
+        :meth:`Limits.from_settings`: ``LABELNEXT_MAX_RUN_ROWS``, ``_COLUMNS``, ``_MB``); a
+        server passes :meth:`Limits.for_upload` for uploads. Checked before the memory is spent.
 
     Returns
     -------
@@ -104,6 +127,8 @@ def load_run(
     ------
     RunValidationError
         If anything is wrong; ``.problems`` lists file, 1-based row and field of each problem.
+    PathNotAllowedError
+        If ``require_inside`` is given and ``source`` lies outside it.
 
     Examples
     --------
@@ -114,11 +139,20 @@ def load_run(
     """
     if max_problems < 1:
         raise ValueError(f"max_problems must be >= 1, got {max_problems}")
+    if limits is not None and not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a labelnext.readers.Limits, got {type(limits).__name__}")
+    if filename is not None:
+        check_upload_name(filename)
+    if require_inside is not None and not isinstance(source, bytes | bytearray | memoryview):
+        shown = os.fspath(source)
+        paths.contain(shown, [Path(r).resolve() for r in require_inside], what="run", shown=shown)
     roots = tuple(
         Path(r).resolve()
         for r in (allowed_roots if allowed_roots is not None else paths.allowed_roots())
     )
-    found = locate_run(source, filename=filename, max_problems=max_problems)
+    found = locate_run(
+        source, filename=filename, max_problems=max_problems, roots=roots, limits=limits
+    )
     kind = detect_format(found)
     if kind is None:
         return read_native(found, roots, renormalize=renormalize, max_problems=max_problems)
@@ -149,7 +183,7 @@ def detect_format(found: RunSource) -> str | None:
             return None
         if is_yolo_folder(found.folder):
             return "yolo"
-        if find_coco_pair(found.folder) is not None:
+        if find_coco_pair(found.folder, found.inside) is not None:
             return "coco"
         return None
     if found.suffix in (".ndjson", ".jsonl"):

@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from labelnext.boxes import Boxes
-from labelnext.errors import ProblemLog
-from labelnext.paths import is_inside
+from labelnext.errors import PathNotAllowedError, ProblemLog
+from labelnext.paths import contain
+from labelnext.readers.columns import check_id_text
 from labelnext.readers.source import RunSource, run_json_label
 from labelnext.runs import ModelRun
 
@@ -58,24 +60,39 @@ def resolve_image_root(
     """The folder relative image references start from.
 
     run.json ``image_root`` (relative to the run folder, and inside it or the allowed roots);
-    else ``default``; else the run folder; else the folder of a bare file; else None (an upload).
+    else ``default`` (inside the same); else the run folder; else the folder of a bare file;
+    else None (an upload). The folder is checked before anything in it is stat'ed.
+
+    Raises
+    ------
+    RunValidationError
+        If ``image_root`` (or ``default``) lies outside the run folder and ``roots``; naming
+        run.json and the field, in the same words whether the folder exists or not.
     """
     config, folder = found.config, found.folder
-    if config.get("image_root"):
+    inside = [*([folder.resolve()] if folder is not None else []), *roots]
+    named = config.get("image_root")
+    if named is not None and named != "":
         if folder is None:  # pragma: no cover - config only comes from a run folder's run.json
             raise ValueError("run.json settings without a run folder")
-        image_root = (folder / str(config["image_root"])).resolve()
-        if not is_inside(image_root, [folder.resolve(), *roots]):
+        if not isinstance(named, str):
             problems.add_about(
-                run_json_label(found),
-                None,
-                "image_root",
-                f"image_root '{config['image_root']}' is outside the run folder and the "
-                "allowed roots",
+                run_json_label(found), None, "image_root", f"must name a folder, got {named!r}"
             )
-        return image_root
+            problems.raise_if_any()
+        try:
+            return contain(folder / str(named), inside, what="image_root", shown=str(named))
+        except PathNotAllowedError as exc:
+            problems.add_about(run_json_label(found), None, "image_root", str(exc))
+            problems.raise_if_any()
     if default is not None:
-        return default.resolve()
+        if folder is None:
+            return default.resolve()
+        try:
+            return contain(default, inside, what="image folder", shown=default.name)
+        except PathNotAllowedError as exc:
+            problems.add_about(str(default), None, "image_root", str(exc))
+            problems.raise_if_any()
     if folder is not None:
         return folder.resolve()
     if found.path is not None:  # a bare file: its images sit beside it
@@ -102,13 +119,28 @@ def make_run(
     embedding: NDArray[np.float32] | None = None,
     ground_truth: NDArray[np.object_] | None = None,
     id_rank: NDArray[np.int64] | None = None,
+    ids_checked: bool = False,
 ) -> ModelRun:
     """A complete ModelRun from validated parts; run.json gives name, model, version...
 
-    ``id_rank`` passes on the ids' sorted ranks when the reader already sorted them.
+    ``id_rank`` passes on the ids' sorted ranks when the reader already sorted them;
+    ``ids_checked`` says the reader has already refused NUL characters and over-long ids (else
+    they are checked here, rows numbered in the run's order).
+
+    Raises
+    ------
+    RunValidationError
+        If the run has more rows than ``found.limits`` allow, or an id the ledger cannot store.
     """
     config, folder = found.config, found.folder
     n = len(ids)
+    problems = ProblemLog(found.label, 50)
+    why = found.limits.rows_message(n)
+    if why is not None:
+        raise problems.fail(None, None, why)
+    if not ids_checked and n:
+        check_id_text(pa.array(list(ids), type=pa.string()), problems)
+        problems.raise_if_any()
     if isinstance(metadata, pd.DataFrame):
         frame = metadata
         frame.index = pd.RangeIndex(n)

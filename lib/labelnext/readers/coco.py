@@ -34,11 +34,13 @@ import numpy as np
 
 from labelnext.boxes import Boxes
 from labelnext.errors import ProblemLog, refuse
+from labelnext.paths import is_inside
 from labelnext.readers.build import declared_classes, make_run, resolve_image_root
 from labelnext.readers.columns import check_confidence, check_image_refs, is_number
 from labelnext.readers.source import (
     ContentHash,
     RunSource,
+    contained,
     head_text,
     parse_json,
     read_bytes,
@@ -80,13 +82,21 @@ def looks_like_coco_json(path: Path) -> bool:
     return head.startswith("{") and ('"images"' in head or '"categories"' in head)
 
 
-def find_coco_pair(folder: Path) -> tuple[Path, Path] | None:
+def find_coco_pair(folder: Path, inside: Sequence[Path] = ()) -> tuple[Path, Path] | None:
     """(COCO file, results file) when ``folder`` holds exactly one JSON object file and one JSON
-    array file among its ``.json`` files (run.json aside), else None."""
+    array file among its ``.json`` files (run.json aside), else None.
+
+    Each ``.json`` file is checked to lie in ``folder`` or ``inside`` before it is opened: a
+    link that leads out is refused.
+    """
     objects: list[Path] = []
     arrays: list[Path] = []
+    allowed = (folder.resolve(), *inside)
     for path in sorted(folder.glob("*.json")):
-        if path.name == "run.json" or not path.is_file():
+        if path.name == "run.json":
+            continue
+        contained(path, allowed, file=str(path), field=None, what="file", shown=path.name)
+        if not path.is_file():
             continue
         first = _first_char(path)
         if first == "{":
@@ -108,7 +118,7 @@ def read_coco(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
     """
     coco_path, results_path, results_label = _locate(found, max_problems)
     hasher = ContentHash()
-    coco_data = read_bytes(coco_path, str(coco_path), max_problems)
+    coco_data = read_bytes(coco_path, str(coco_path), max_problems, found.limits)
     coco_problems = ProblemLog(str(coco_path), max_problems)
     coco = parse_json(coco_data, coco_problems)
     images, categories = _read_coco_file(coco, coco_problems)
@@ -131,7 +141,7 @@ def read_coco(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
     if found.data is not None:
         results_data = found.data
     else:
-        results_data = read_bytes(results_path, results_label, max_problems)
+        results_data = read_bytes(results_path, results_label, max_problems, found.limits)
     results = parse_json(results_data, problems)
     hasher.update(results_data)
     row_of = {image_id: i for i, (image_id, _) in enumerate(images)}
@@ -172,9 +182,18 @@ def _locate(found: RunSource, max_problems: int) -> tuple[Path, Path, str]:
                 'image and category names: add "coco": "<coco file>"',
             )
         assert found.folder is not None and found.path is not None
-        return found.folder / coco_name, found.path, found.label
+        coco_path = found.folder / coco_name
+        contained(
+            coco_path,
+            found.inside,
+            file=run_json_label(found),
+            field="coco",
+            what="COCO file",
+            shown=coco_name,
+        )
+        return coco_path, found.path, found.label
     if found.path is None and found.data is None and found.folder is not None:
-        pair = find_coco_pair(found.folder)
+        pair = find_coco_pair(found.folder, found.roots)
         if pair is None:  # pragma: no cover - detect_format only sends folders with a pair
             raise refuse(found.label, None, f"no COCO file + results file pair found; {HOW_TO}")
         return pair[0], pair[1], str(pair[1])
@@ -206,7 +225,9 @@ def _image_folder(found: RunSource, file_names: list[str]) -> Path | None:
     if folder is None or not file_names:
         return None
     for candidate in (folder, folder / "images"):
-        if (candidate / file_names[0]).is_file():
+        # an absolute or climbing file_name would stat a file outside: only look inside
+        first = (candidate / file_names[0]).resolve()
+        if is_inside(first, [candidate.resolve()]) and first.is_file():
             return candidate
     return None
 

@@ -23,9 +23,11 @@ from labelnext.errors import PathNotAllowedError, ProblemLog, RunValidationError
 from labelnext.paths import resolve_image_path
 
 __all__ = [
+    "MAX_ID_CHARS",
     "SUM_TOLERANCE",
     "check_class_count",
     "check_confidence",
+    "check_id_text",
     "check_ids",
     "check_image_refs",
     "check_probabilities",
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 SUM_TOLERANCE = 1e-3
+#: The longest data_row_id the ledger stores (its data_row_id columns hold 500 characters).
+MAX_ID_CHARS = 500
 
 
 def column_names(columns: Sequence[str], limit: int = 12) -> str:
@@ -90,6 +94,7 @@ def check_ids(
     empty = pc.fill_null(pc.or_kleene(pc.is_null(text), blank), True)
     empty_np = np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
     problems.add_rows(np.flatnonzero(empty_np), "data_row_id", "empty data_row_id")
+    check_id_text(text, problems)
     ids = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
     # one sort finds duplicates (equal neighbours) and gives the rank every ranking breaks ties
     # by; hashing for count_distinct cost three times as much at a million rows
@@ -113,6 +118,34 @@ def check_ids(
                 f"duplicate data_row_id '{ids[i]}' (first seen on row {first[ids[i]]})",
             )
     return ids, None
+
+
+def check_id_text(text: pa.Array | pa.ChunkedArray, problems: ProblemLog) -> None:
+    """Report ids the ledger cannot store: with a NUL character, or over :data:`MAX_ID_CHARS`.
+
+    PostgreSQL refuses NUL in text (SQLite would take it, so the two ledgers would differ);
+    an id longer than the ledger's column would be refused at submit time, after a user has
+    built a batch around it. Both are refused at load, naming the row.
+    """
+    nul = pc.fill_null(pc.match_substring(text, "\x00"), False)
+    if pc.any(nul).as_py():
+        rows = np.flatnonzero(np.asarray(nul.to_numpy(zero_copy_only=False), dtype=bool))
+        problems.add_rows(
+            rows,
+            "data_row_id",
+            "data_row_id contains a NUL character (\\x00), which the ledger (PostgreSQL) "
+            "cannot store",
+        )
+    lengths = pc.fill_null(pc.utf8_length(text), 0)
+    if pc.max(lengths).as_py() > MAX_ID_CHARS:
+        long_np = np.asarray(lengths.to_numpy(zero_copy_only=False))
+        for i in np.flatnonzero(long_np > MAX_ID_CHARS)[: problems.limit + 1]:
+            problems.add(
+                int(i) + 1,
+                "data_row_id",
+                f"data_row_id is {int(long_np[i]):,} characters long; the ledger stores ids of "
+                f"at most {MAX_ID_CHARS} characters",
+            )
 
 
 def numeric(table: pa.Table, name: str, problems: ProblemLog) -> NDArray[np.float64]:
@@ -345,11 +378,21 @@ def check_image_refs(
             problems.add(int(i) + 1, "image", str(exc))
 
 
-def check_class_count(classes: list[str], problems: ProblemLog) -> None:
-    """At least two classes, no name twice."""
-    if len(classes) < 2:
+def check_class_count(
+    classes: list[str], problems: ProblemLog, *, task: str = "classification"
+) -> None:
+    """Enough classes for ``task``, no name twice.
+
+    A classification run needs two classes (one softmax over them); a multi-label run may have
+    one (a single sigmoid: is the class present or not).
+    """
+    needed = 1 if task == "multilabel" else 2
+    if len(classes) < needed:
         problems.add(
-            None, "classes", f"a classification run needs >= 2 classes, got {len(classes)}"
+            None,
+            "classes",
+            f"a {'multi-label' if task == 'multilabel' else task} run needs >= {needed} "
+            f"class{'es' if needed > 1 else ''}, got {len(classes)}",
         )
     dup = sorted({c for c in classes if classes.count(c) > 1})
     if dup:

@@ -99,7 +99,7 @@ def read_labelbox(found: RunSource, *, roots: Sequence[Path], max_problems: int)
     data = found.data if found.data is not None else None
     if data is None:
         assert found.path is not None
-        data = read_bytes(found.path, found.label, max_problems)
+        data = read_bytes(found.path, found.label, max_problems, found.limits)
     problems = ProblemLog(found.label, max_problems)
     lines = _read_lines(data, problems)
     problems.raise_if_any()

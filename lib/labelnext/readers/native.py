@@ -28,7 +28,13 @@ from labelnext.readers.source import (
     read_bytes,
     run_json_label,
 )
-from labelnext.readers.tables import RESERVED_COLUMNS, read_parquet, read_table, schema_classes
+from labelnext.readers.tables import (
+    RESERVED_COLUMNS,
+    check_unique_columns,
+    read_parquet,
+    read_table,
+    schema_classes,
+)
 from labelnext.readers.tasks import (
     MEMBER_COLUMN,
     TOP1_COLUMNS,
@@ -60,6 +66,7 @@ def read_native(
         raise problems.fail(
             None, None, f"unsupported file type '{suffix}'; use {', '.join(SUPPORTED_SUFFIXES)}"
         )
+    limits = found.limits
     if found.data is None and suffix in PARQUET_SUFFIXES and found.path is not None:
         # memory-mapped: the file's bytes are never copied into the process, which keeps the
         # peak RSS of a million-row load down; the hash reads the file on a second core
@@ -69,25 +76,30 @@ def read_native(
             source_map = pa.memory_map(str(found.path))
         except FileNotFoundError:
             raise problems.fail(None, None, "file not found") from None
+        except IsADirectoryError:
+            raise problems.fail(None, None, "is a folder, expected a file") from None
         except OSError as exc:
             raise problems.fail(None, None, f"cannot read: {exc.strerror}") from None
         with ThreadPoolExecutor(max_workers=1) as pool:
             digest = pool.submit(ContentHash.of_file, found.path, config)
-            table = read_parquet(source_map, problems)
+            table = read_parquet(source_map, problems, limits)
     else:
         data = found.data
         if data is None:
             assert found.path is not None  # checked above: a path or the bytes of an upload
-            data = read_bytes(found.path, label, max_problems)
+            data = read_bytes(found.path, label, max_problems, limits)
         if not data.strip():
             raise problems.fail(None, None, "the file is empty")
         # sha256 releases the GIL on large buffers: hash on a second core while the table parses
         with ThreadPoolExecutor(max_workers=1) as pool:
             digest = pool.submit(ContentHash.of, data, config)
-            table = read_table(data, suffix, problems)
+            table = read_table(data, suffix, problems, limits)
         del data
     if table.num_rows == 0:
         raise problems.fail(None, None, "the file has a header but no data rows")
+    for why in (limits.rows_message(table.num_rows), limits.columns_message(table.num_columns)):
+        if why is not None:
+            raise problems.fail(None, None, why)
     run = build_run(table, found, roots, problems, renormalize, digest.result())
     del table
     # Arrow's allocator keeps freed buffers for reuse; a loaded run no longer needs them
@@ -118,16 +130,20 @@ def build_run(
             f"unknown task '{task}'; known tasks: {', '.join(TASKS)}",
         )
         problems.raise_if_any()
-    image_root = resolve_image_root(found, roots, problems)
-
     columns = table.column_names
+    check_unique_columns(columns, problems)
+    image_root = resolve_image_root(found, roots, problems)
     if "data_row_id" not in columns:
         problems.add(
             None, "data_row_id", f"missing required column; found: {column_names(columns)}"
         )
         problems.raise_if_any()
     ids, id_rank = check_ids(table.column("data_row_id"), problems)
-    declared = declared_classes(found, problems, fallback=schema_classes(table.schema))
+    before = len(problems.items)
+    from_schema = schema_classes(table.schema, problems)
+    if len(problems.items) > before:  # the class names are unknown: nothing else can be read
+        problems.raise_if_any()
+    declared = declared_classes(found, problems, fallback=from_schema)
 
     samples: NDArray[np.float32] | None = None
     boxes: Boxes | None = None
@@ -178,4 +194,5 @@ def build_run(
         embedding=embedding,
         ground_truth=ground_truth,
         id_rank=id_rank,
+        ids_checked=True,
     )

@@ -261,7 +261,7 @@ def read_multilabel(
     for j, name in enumerate(names):
         problems.add_rows(np.flatnonzero(matrix[:, j] > 1.0), name, "probability above 1")
     problems.raise_if_any()
-    check_class_count(classes, problems)
+    check_class_count(classes, problems, task="multilabel")
     return np.ascontiguousarray(matrix, dtype=np.float32), classes
 
 

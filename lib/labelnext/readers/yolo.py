@@ -37,7 +37,7 @@ from PIL import Image, UnidentifiedImageError
 from labelnext.boxes import Boxes
 from labelnext.errors import ProblemLog, refuse
 from labelnext.readers.build import declared_classes, make_run, resolve_image_root
-from labelnext.readers.source import ContentHash, RunSource, run_json_label
+from labelnext.readers.source import ContentHash, RunSource, contained, run_json_label
 from labelnext.runs import ModelRun
 
 __all__ = ["IMAGE_SUFFIXES", "is_yolo_folder", "read_yolo"]
@@ -70,15 +70,28 @@ def read_yolo(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
     problems = ProblemLog(found.label, max_problems)
     hasher = ContentHash()
 
-    labels_dir = folder / str(config.get("labels", "labels"))
-    if found.path is not None and found.path.is_dir():  # run.json "predictions": "labels"
-        labels_dir = found.path
+    labels_name = config.get("labels", "labels")
+    if not isinstance(labels_name, str) or not labels_name.strip():
+        raise refuse(run_json_label(found), "labels", f"must name a folder, got {labels_name!r}")
+    labels_dir = folder / labels_name
+    if found.path is not None and found.path != folder:  # run.json "predictions": "labels"
+        labels_dir = found.path  # contained when run.json was read
+    contained(
+        labels_dir,
+        found.inside,
+        file=run_json_label(found) if config else str(labels_dir),
+        field="labels",
+        what="label folder",
+        shown=labels_name if labels_dir != found.path else found.path.name,
+    )
     image_root = resolve_image_root(found, roots, problems, default=folder / "images")
     problems.raise_if_any()
     assert image_root is not None
     for needed, what in ((labels_dir, "label"), (image_root, "image")):
         if not needed.is_dir():
             raise refuse(str(needed), None, f"the YOLO {what} folder does not exist")
+    label_inside = (labels_dir.resolve(), *roots)
+    image_inside = (image_root, *roots)
 
     classes = _read_class_names(found, labels_dir, hasher, problems)
     problems.raise_if_any()
@@ -86,7 +99,7 @@ def read_yolo(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
     images = sorted(
         p.relative_to(image_root).as_posix()
         for p in image_root.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        if p.suffix.lower() in IMAGE_SUFFIXES and _inside(p, image_inside) and p.is_file()
     )
     if not images:
         raise refuse(str(image_root), None, "the YOLO image folder holds no images")
@@ -111,6 +124,9 @@ def read_yolo(found: RunSource, *, roots: Sequence[Path], max_problems: int) -> 
         if label_path.name == "classes.txt" and label_path.parent == labels_dir:
             continue
         rel = label_path.relative_to(labels_dir).with_suffix("").as_posix()
+        _inside(label_path, label_inside)
+        if not label_path.is_file():
+            continue
         data = label_path.read_bytes()
         hasher.update(rel.encode() + b"\0" + data)
         if rel not in row_of:
@@ -159,15 +175,16 @@ def _read_class_names(
     declared = declared_classes(found, problems)
     names: list[str] | None = None
     source = ""
+    inside = (*found.inside, labels_dir.resolve())
     for candidate in (found.folder / "classes.txt", labels_dir / "classes.txt"):
-        if candidate.is_file():
+        if _inside(candidate, inside) and candidate.is_file():
             data = candidate.read_bytes()
             hasher.update(data)
             names, source = _classes_txt(data, str(candidate), problems), str(candidate)
             break
     else:
         for candidate in (found.folder / "data.yaml", found.folder / "dataset.yaml"):
-            if candidate.is_file():
+            if _inside(candidate, inside) and candidate.is_file():
                 data = candidate.read_bytes()
                 hasher.update(data)
                 names, source = _yaml_names(data, str(candidate), problems), str(candidate)
@@ -191,6 +208,15 @@ def _read_class_names(
     if not names and not problems.items:
         problems.add_about(source, None, "classes", "names no classes")
     return names
+
+
+def _inside(path: Path, inside: Sequence[Path]) -> bool:
+    """True for a file that is no link, or a link into ``inside``; a link that leads out is
+    refused (before its target is stat'ed). Folders are walked without following links, so a
+    file found below a contained folder that is no link lies inside it."""
+    if path.is_symlink():
+        contained(path, inside, file=str(path), field=None, what="file", shown=path.name)
+    return True
 
 
 def _classes_txt(data: bytes, file: str, problems: ProblemLog) -> list[str]:
