@@ -27,17 +27,26 @@ if TYPE_CHECKING:
     from labelnext.ledger import Ledger
 
 __all__ = [
+    "CONFIRM",
     "CONFLICT",
     "NEW_PROJECT",
     "RESULT",
     "ROWS",
     "STATUS_RESULT",
+    "UNDO",
+    "actor",
+    "ask",
     "cancel",
     "client_token",
+    "confirm",
     "destination_project",
+    "dismiss",
     "export_maker",
+    "listed_rows",
     "mark_exported",
     "mark_labeled",
+    "reopen",
+    "revert",
     "strategy_params",
     "submit",
     "suggested_name",
@@ -48,6 +57,8 @@ RESULT = "batch_result"
 CONFLICT = "batch_conflict"
 STATUS_RESULT = "batch_status_result"
 ROWS = "batch_mark_rows"
+CONFIRM = "batch_confirm"  # (kind, batch id) a dialog asks about
+UNDO = "batch_undo_action"  # the action id the last mark or cancel recorded
 
 
 def client_token() -> str:
@@ -129,6 +140,8 @@ def submit(run_key: str, scoring: Scoring) -> None:
             strategy_params=strategy_params(run, scoring, run_key),
             run_id=ledger.register_run(run),
             client_token=client_token(),
+            actor=user,
+            origin="app",
             on_conflict="skip" if ss.get("batch_on_conflict", "").startswith("Leave") else "fail",
         )
     except BatchConflictError as exc:
@@ -166,26 +179,63 @@ def export_maker(ledger: Ledger, batch_id: int, fmt: str) -> Callable[[], bytes]
     return functools.partial(export.export_batch, ledger, batch_id, fmt, mark_exported=False)
 
 
+def actor() -> str | None:
+    """Who acts: the signed-in user or the name given in the sidebar (None if neither)."""
+    return str(st.session_state.get(session.USER) or "").strip() or None
+
+
 def mark_exported(batch_id: int) -> None:
     """A download button was clicked: the batch was handed to a labeling tool."""
     try:
-        cache.ledger().mark_exported(batch_id)
+        cache.ledger().mark_exported(batch_id, actor=actor(), origin="app")
     except LabelnextError as exc:
         st.session_state[STATUS_RESULT] = ("error", safe_text.block(exc))
         return
     cache.forget_excluded_ids()
 
 
+def ask(kind: str, batch_id: int) -> None:
+    """Mark labeled and Cancel ask first: a dialog names the batch and the rows it changes."""
+    st.session_state[CONFIRM] = (kind, batch_id)
+
+
+def dismiss() -> None:
+    """The dialog's "keep as it is"."""
+    st.session_state.pop(CONFIRM, None)
+
+
+def confirm() -> None:
+    """The dialog's confirm button: do what it asked about."""
+    pending = st.session_state.pop(CONFIRM, None)
+    if pending is None:
+        return
+    kind, batch_id = pending
+    (mark_labeled if kind == "mark" else cancel)(int(batch_id))
+
+
+def _newest_action(batch_id: int, kind: str) -> int | None:
+    actions = cache.ledger().actions(batch_id=batch_id)
+    found = actions[(actions["kind"] == kind) & actions["revertible"].astype(bool)]
+    return int(found["action_id"].iloc[0]) if len(found) else None
+
+
+def listed_rows() -> list[str]:
+    """The ids typed in "only these rows", one per line, exactly."""
+    return parse_id_lines(str(st.session_state.get(ROWS, "")).splitlines())
+
+
 def mark_labeled(batch_id: int) -> None:
-    """Mark the batch (or the rows typed in the text box) labeled."""
-    rows = parse_id_lines(str(st.session_state.get(ROWS, "")).splitlines()) or None
+    """Mark the batch (or the rows typed in the text box) labeled; the outcome offers Undo."""
+    rows = listed_rows() or None
     try:
-        n = cache.ledger().mark_labeled(batch_id, rows)
+        n = cache.ledger().mark_labeled(batch_id, rows, actor=actor(), origin="app")
+        undo = _newest_action(batch_id, "mark_labeled") if n else None
     except LabelnextError as exc:
         st.session_state[STATUS_RESULT] = ("error", safe_text.block(exc))
         return
     cache.forget_excluded_ids()
     st.session_state[ROWS] = ""
+    st.session_state[UNDO] = undo
     which = f"{len(rows):,} listed row(s)" if rows else "every open row"
     st.session_state[STATUS_RESULT] = (
         "success",
@@ -195,14 +245,45 @@ def mark_labeled(batch_id: int) -> None:
 
 
 def cancel(batch_id: int) -> None:
-    """Cancel the batch: its open rows are free for later batches."""
+    """Cancel the batch: its open rows are free for later batches; the outcome offers Undo."""
     try:
-        n = cache.ledger().cancel(batch_id)
+        n = cache.ledger().cancel(batch_id, actor=actor(), origin="app")
+        undo = _newest_action(batch_id, "cancel")
     except LabelnextError as exc:
         st.session_state[STATUS_RESULT] = ("error", safe_text.block(exc))
         return
     cache.forget_excluded_ids()
+    st.session_state[UNDO] = undo
     st.session_state[STATUS_RESULT] = (
         "success",
         f"Batch #{batch_id} cancelled: {n:,} row(s) are free for later batches.",
+    )
+
+
+def revert(action_id: int) -> None:
+    """Undo a recorded cancel or mark (refused, naming the rows, if they were queued since)."""
+    st.session_state.pop(UNDO, None)
+    try:
+        result = cache.ledger().revert(int(action_id), actor=actor(), origin="app")
+    except LabelnextError as exc:
+        st.session_state[STATUS_RESULT] = ("error", "**Not undone:**\n\n" + safe_text.block(exc))
+        return
+    cache.forget_excluded_ids()
+    st.session_state[STATUS_RESULT] = (
+        "success",
+        f"Undone: batch #{result.batch_id} is {result.status} again ({result.n_rows:,} row(s)).",
+    )
+
+
+def reopen(batch_id: int) -> None:
+    """Open a cancelled batch again, if its rows are still free."""
+    try:
+        result = cache.ledger().reopen(int(batch_id), actor=actor(), origin="app")
+    except LabelnextError as exc:
+        st.session_state[STATUS_RESULT] = ("error", "**Not reopened:**\n\n" + safe_text.block(exc))
+        return
+    cache.forget_excluded_ids()
+    st.session_state[STATUS_RESULT] = (
+        "success",
+        f"Batch #{result.batch_id} reopened: {result.n_rows:,} row(s) are {result.status} again.",
     )

@@ -140,7 +140,7 @@ with st.form("batch_form", border=True):
         type="primary",
         on_click=batch_actions.submit,
         args=(run_key, scoring),
-        disabled=not in_run.any() or ledger is None,
+        disabled=not in_run.any() or ledger is None or queue.unavailable is not None,
         key="batch_submit",
     )
 
@@ -190,7 +190,15 @@ with st.container(border=True, key="batch_downloads"):
             key="batch_export_pick",
         )
     )
-    info = ledger.batch(pick)
+    try:
+        info = ledger.batch(pick)
+    except LabelnextError as exc:  # the ledger went away since the history was read
+        ui.show_error(
+            exc,
+            prefix="**The ledger cannot be read**: downloads and status changes wait until it "
+            "answers again.",
+        )
+        st.stop()
     e2.markdown(
         f"**Batch #{pick} ·** {safe_text.md(info.name)} — {info.n_rows:,} rows for project "
         f"“{safe_text.md(info.project)}”, priority {info.priority}, {info.status}"
@@ -212,32 +220,107 @@ with st.container(border=True, key="batch_downloads"):
         )
 
 # -- status: what the labeling team reports back -----------------------------------------------
+batch_row = history[history["batch_id"] == pick].iloc[0]
+n_open = int(batch_row["n_open"])
+
+
+@st.dialog("Please confirm")
+def _confirm_dialog(kind: str, batch_id: int) -> None:
+    listed = batch_actions.listed_rows()
+    name = safe_text.md(info.name)
+    if kind == "mark":
+        what = f"{len(listed):,} listed row(s)" if listed else f"all {n_open:,} open row(s)"
+        st.markdown(
+            f"Mark {what} of batch **#{batch_id}** “{name}” **labeled**? They stay out of "
+            f"project “{safe_text.md(info.project)}”'s later queues, whatever the model run."
+        )
+        label = "Mark labeled"
+    else:
+        st.markdown(
+            f"**Cancel** batch **#{batch_id}** “{name}”? Its {n_open:,} open row(s) are freed "
+            "for other batches."
+        )
+        label = "Cancel the batch"
+    st.caption("Recorded with your name; you can undo it afterwards (while the rows are free).")
+    d1, d2 = st.columns(2)
+    # the callback acts (before any widget is drawn); a dialog then reruns on its own, so a
+    # full rerun closes it and shows the outcome and Undo
+    if d1.button(label, key="batch_confirm_yes", type="primary", on_click=batch_actions.confirm):
+        st.rerun()
+    if d2.button("Keep it as it is", key="batch_confirm_no", on_click=batch_actions.dismiss):
+        st.rerun()
+
+
 with st.container(border=True, key="batch_status"):
     st.markdown(f"**Batch #{pick}: what the labeling team reports back**")
     s1, s2, s3 = st.columns([5, 2, 2], vertical_alignment="bottom")
     s1.text_area(
-        "Only these rows (data_row_ids, one per line; leave empty for the whole batch)",
+        "Only these rows (data_row_ids, one per line, exactly; leave empty for the whole batch)",
         key=batch_actions.ROWS,
         height=80,
     )
+    closed = info.status in ("labeled", "cancelled")
+    writes_off = queue.unavailable is not None
     s2.button(
         "Mark labeled",
         key="batch_mark_labeled",
-        on_click=batch_actions.mark_labeled,
-        args=(pick,),
-        disabled=info.status in ("labeled", "cancelled"),
+        on_click=batch_actions.ask,
+        args=("mark", pick),
+        disabled=closed or writes_off,
         width="stretch",
         icon=":material/task_alt:",
         help="Labeled rows stay out of this project's later queues, whatever model run.",
     )
-    s3.button(
-        "Cancel batch",
-        key="batch_cancel",
-        on_click=batch_actions.cancel,
-        args=(pick,),
-        disabled=info.status in ("labeled", "cancelled"),
-        width="stretch",
-        icon=":material/cancel:",
-        help="Frees the batch's open rows so they can be queued again.",
-    )
+    if info.status == "cancelled":
+        s3.button(
+            "Reopen batch",
+            key="batch_reopen",
+            on_click=batch_actions.reopen,
+            args=(pick,),
+            disabled=writes_off,
+            width="stretch",
+            icon=":material/undo:",
+            help="Open the batch again with the rows the cancel freed, if none was queued since.",
+        )
+    else:
+        s3.button(
+            "Cancel batch",
+            key="batch_cancel",
+            on_click=batch_actions.ask,
+            args=("cancel", pick),
+            disabled=closed or writes_off,
+            width="stretch",
+            icon=":material/cancel:",
+            help="Frees the batch's open rows so they can be queued again.",
+        )
     ui.show_outcome(ss.pop(batch_actions.STATUS_RESULT, None))
+    undo = ss.get(batch_actions.UNDO)
+    if undo is not None:
+        st.button(
+            "Undo",
+            key="batch_undo",
+            on_click=batch_actions.revert,
+            args=(undo,),
+            icon=":material/undo:",
+        )
+    try:
+        activity = cache.ledger().actions(batch_id=pick)
+    except LabelnextError as exc:
+        ui.show_error(exc, prefix="The batch's history cannot be read:")
+    else:
+        st.markdown("**What happened to this batch**")
+        st.dataframe(
+            activity[["action_id", "at", "kind", "actor", "origin", "n_rows", "reverted_by"]],
+            hide_index=True,
+            key="batch_activity",
+            width="stretch",
+            column_config={
+                "action_id": st.column_config.NumberColumn("action", format="%d"),
+                "at": st.column_config.DatetimeColumn("when", format="YYYY-MM-DD HH:mm:ss"),
+                "n_rows": st.column_config.NumberColumn("rows"),
+            },
+        )
+
+pending = ss.get(batch_actions.CONFIRM)
+if pending is not None and int(pending[1]) == pick:
+    _confirm_dialog(str(pending[0]), pick)

@@ -66,7 +66,7 @@ def test_submit_stores_exactly_the_selection(
     assert list(stored["data_row_id"]) == ids
     assert list(stored["score"]) == pytest.approx(list(expected["score"]))
     # the batch shows in the history
-    history = at.dataframe[-1].value
+    history = next(d.value for d in at.dataframe if "batch_id" in d.value.columns)
     assert list(history["batch_id"]) == [1] and list(history["n_rows"]) == [6]
 
 
@@ -147,7 +147,7 @@ def test_download_section_names_the_batch_and_history_rows_pick_it(
     at.run()
     _submit(at, "second")
     assert_clean(at)
-    history = at.dataframe[-1].value
+    history = next(d.value for d in at.dataframe if "batch_id" in d.value.columns)
     assert list(history["batch_id"]) == [2, 1]  # newest first
     # the batch just submitted is the one offered for download, and every button says so
     assert at.selectbox(key="batch_export_pick").value == 2
@@ -164,6 +164,11 @@ def test_download_section_names_the_batch_and_history_rows_pick_it(
     # and the picker still works after a click
     at.selectbox(key="batch_export_pick").set_value(2).run()
     assert at.selectbox(key="batch_export_pick").value == 2
+
+
+def _confirm(at: AppTest) -> None:
+    """Press the confirmation dialog's yes."""
+    at.button(key="batch_confirm_yes").click().run()
 
 
 def test_mark_labeled_some_rows_then_the_rest_and_cancel_another(
@@ -186,6 +191,7 @@ def test_mark_labeled_some_rows_then_the_rest_and_cancel_another(
 
     at.text_area(key="batch_mark_rows").input(f"{ids[0]}\n{ids[1]}").run()
     at.button(key="batch_mark_labeled").click().run()
+    _confirm(at)
     assert_clean(at)
     assert "Batch #1: 2 row(s) marked labeled (2 listed row(s))" in at.success[-1].value
     rows = ledger_for(tmp_path).batch_rows(1).set_index("data_row_id")["status"]
@@ -193,13 +199,72 @@ def test_mark_labeled_some_rows_then_the_rest_and_cancel_another(
     assert rows[ids[2]] == "open"
 
     at.button(key="batch_mark_labeled").click().run()  # the rest of the batch
+    _confirm(at)
     assert ledger_for(tmp_path).batch(1).status == "labeled"
     assert at.button(key="batch_cancel").disabled  # a labeled batch cannot be cancelled
 
     at.selectbox(key="batch_export_pick").set_value(second).run()
     at.button(key="batch_cancel").click().run()
+    _confirm(at)
     assert f"Batch #{second} cancelled: 2 row(s) are free" in at.success[-1].value
     assert ledger_for(tmp_path).excluded_ids("digits") == frozenset(ids[:4])
+
+
+def test_writes_that_change_much_ask_first_and_can_be_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = list(ranked(sample_run(), "least_confidence", k=5)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids)
+    _submit(at, "digits")
+    # Cancel asks, naming the batch and its rows; keeping it changes nothing
+    at.button(key="batch_cancel").click().run()
+    asked = " ".join(m.value for m in at.markdown)
+    assert "**Cancel** batch **#1**" in asked and "5 open row(s) are freed" in asked
+    at.button(key="batch_confirm_no").click().run()
+    assert ledger_for(tmp_path).batch(1).status == "queued"
+    # confirmed, it is cancelled; Undo reopens it with its rows
+    at.button(key="batch_cancel").click().run()
+    _confirm(at)
+    assert ledger_for(tmp_path).batch(1).status == "cancelled"
+    at.button(key="batch_undo").click().run()
+    assert_clean(at)
+    assert "Undone: batch #1 is queued again (5 row(s))" in at.success[-1].value
+    assert ledger_for(tmp_path).excluded_ids("digits") == frozenset(ids)
+    # a mark of every row, then its undo: the rows are open again
+    at.button(key="batch_mark_labeled").click().run()
+    asked = " ".join(m.value for m in at.markdown)
+    assert "Mark all 5 open row(s) of batch **#1**" in asked
+    _confirm(at)
+    assert ledger_for(tmp_path).batch(1).status == "labeled"
+    at.button(key="batch_undo").click().run()
+    assert (ledger_for(tmp_path).batch_rows(1)["status"] == "open").all()
+    # every step is recorded with who did it, from the app
+    actions = ledger_for(tmp_path).actions(batch_id=1)
+    assert list(actions["kind"]) == ["unmark", "mark_labeled", "reopen", "cancel", "submit"]
+    assert set(actions["actor"]) == {"Ada"} and set(actions["origin"]) == {"app"}
+
+
+def test_a_cancelled_batch_reopens_only_while_its_rows_are_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = sample_run()
+    ids = list(ranked(run, "least_confidence", k=3)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids)
+    _submit(at, "digits")
+    at.button(key="batch_cancel").click().run()
+    _confirm(at)
+    ledger_for(tmp_path).submit(
+        project="digits",
+        name="took them",
+        rows=ranked(run, "least_confidence", k=1),
+        created_by="bob",
+        strategy="least_confidence",
+        run_id=None,
+    )
+    at.selectbox(key="batch_export_pick").set_value(1).run()
+    at.button(key="batch_reopen").click().run()
+    assert "Not reopened" in at.error[-1].value and ids[0] in at.error[-1].value
+    assert ledger_for(tmp_path).batch(1).status == "cancelled"
 
 
 def test_marking_rows_that_are_not_in_the_batch_says_which(
@@ -210,5 +275,6 @@ def test_marking_rows_that_are_not_in_the_batch_says_which(
     _submit(at, "digits")
     at.text_area(key="batch_mark_rows").input("not-a-row").run()
     at.button(key="batch_mark_labeled").click().run()
+    _confirm(at)
     assert "not-a-row" in at.error[-1].value
     assert (ledger_for(tmp_path).batch_rows(1)["status"] == "open").all()
