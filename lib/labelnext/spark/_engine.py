@@ -31,7 +31,7 @@ from labelnext.errors import (
     SelectionError,
     StrategyError,
 )
-from labelnext.select import Filter
+from labelnext.select import Filter, top_k
 from labelnext.spark._files import ParquetFiles
 from labelnext.spark._kernel import Layout, ScoredBatch, describe_problems, score_arrays
 from labelnext.spark._layout import SparkInputError, choose_layout, metadata_columns
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METHODS",
+    "SELECT_METHODS",
     "Candidates",
     "candidates",
     "layout_of",
@@ -50,11 +51,16 @@ __all__ = [
     "select",
 ]
 
-# How batches reach the kernels: a scalar Arrow UDF (only the prediction columns travel to
-# Python), a scalar pandas UDF (the same, through pandas), or mapInArrow (every kept column
-# travels through Python). benchmarks/bench_engine.py --methods measures them.
-METHODS = ("arrow_udf", "pandas_udf", "map_in_arrow")
-DEFAULT_METHOD = "arrow_udf"
+# How batches reach the kernels: mapInArrow (every kept column travels through Python), a
+# scalar Arrow UDF (only the prediction columns travel to Python), or a scalar pandas UDF (the
+# same, through pandas). benchmarks/bench_engine.py --methods measures them.
+METHODS = ("map_in_arrow", "arrow_udf", "pandas_udf")
+DEFAULT_METHOD = "map_in_arrow"
+# select / candidates: mapInArrow keeping each partition's top (k + excluded) rows in Python, so
+# that only those travel back to the JVM (measured fastest); or plain scoring by one of METHODS
+# followed by Spark's filters and take-ordered over every row.
+SELECT_METHODS = ("partition_top_k", *METHODS)
+DEFAULT_SELECT_METHOD = "partition_top_k"
 ID = "data_row_id"
 MAX_PROBLEMS = 50
 
@@ -503,14 +509,19 @@ def _pool(
     method: str,
     files: ParquetFiles | None,
     source: str,
+    k_cut: int,
     extra: Sequence[str] = (),
 ) -> tuple[DataFrame, Layout, Scoring, Any]:
-    """The scored, filtered pool (before ordering), its layout, and the bad-row accumulator."""
+    """The scored, filtered pool (before ordering), its layout, and the bad-row accumulator.
+
+    With ``partition_top_k`` the pool holds, per partition, only the ``k_cut + len(excluded)``
+    best rows: enough, because at most ``len(excluded)`` of them can leave by the anti-join.
+    """
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import functions as F
 
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method not in SELECT_METHODS:
+        raise ValueError(f"method must be one of {', '.join(SELECT_METHODS)}, got {method!r}")
     layout = layout_of(
         df,
         classes=classes,
@@ -539,7 +550,72 @@ def _pool(
     except Exception:  # Spark Connect has no accumulators: a count job checks instead
         accumulator = None
     account = accumulator.add if accumulator is not None else None
-    scored = _scored(df, layout, chosen, plan, keep, method=method, check=_on_batch(account, False))
+    excluded = _excluded(spark, flt, exclude, SparkDataFrame)
+    if method == "partition_top_k":
+        n_excluded = 0 if excluded is None else _count_excluded(flt, exclude, excluded)
+        pool = _partition_top(
+            df,
+            layout,
+            chosen,
+            plan,
+            keep,
+            flt=flt,
+            wanted=wanted,
+            k_cut=k_cut + n_excluded,
+            account=account,
+        )
+    else:
+        pool = _filtered(
+            _scored(df, layout, chosen, plan, keep, method=method, check=_on_batch(account, False)),
+            df,
+            layout,
+            flt,
+            wanted,
+        )
+    if excluded is not None:
+        pool = pool.join(F.broadcast(excluded), on=ID, how="left_anti")
+    if accumulator is None:
+        scored = _scored(df, layout, chosen, plan, keep, method="map_in_arrow", check=_ignore)
+        accumulator = _Counted(scored.where(F.col("problem") != 0).count())
+    return pool, layout, chosen, accumulator
+
+
+def _ignore(result: ScoredBatch) -> None:
+    return None
+
+
+def _excluded(
+    spark: SparkSession,
+    flt: Filter,
+    exclude: Iterable[str] | DataFrame | None,
+    frame_type: type,
+) -> DataFrame | None:
+    from pyspark.sql import functions as F
+
+    if isinstance(exclude, frame_type):
+        frame: DataFrame = exclude  # type: ignore[assignment]
+        excluded = frame.select(F.col(ID).cast("string").alias(ID)).distinct()
+        if flt.exclude_ids:
+            excluded = excluded.unionByName(_exclusion_frame(spark, flt.exclude_ids)).distinct()
+        return excluded
+    ids = set(flt.exclude_ids) | {str(i) for i in (exclude or ())}  # type: ignore[union-attr]
+    return _exclusion_frame(spark, ids) if ids else None
+
+
+def _count_excluded(
+    flt: Filter, exclude: Iterable[str] | DataFrame | None, excluded: DataFrame
+) -> int:
+    if exclude is None or isinstance(exclude, Iterable):
+        return len(set(flt.exclude_ids) | {str(i) for i in (exclude or ())})
+    return int(excluded.count())
+
+
+def _filtered(
+    scored: DataFrame, df: DataFrame, layout: Layout, flt: Filter, wanted: Sequence[int]
+) -> DataFrame:
+    """The plain path's filters, as Spark expressions over the scored rows."""
+    from pyspark.sql import functions as F
+
     pool = scored.where(F.col("problem") == 0)
     if flt.classes:
         if layout.kind == "top1":
@@ -547,33 +623,147 @@ def _pool(
         elif layout.task == "multilabel":
             pool = pool.where(F.col("class_match"))
         else:
-            pool = pool.where(F.col("predicted_index").isin(wanted))
+            pool = pool.where(F.col("predicted_index").isin(list(wanted)))
     if flt.min_confidence > 0.0 or flt.max_confidence < 1.0:
         # the in-process bound, in the same float64 arithmetic (labelnext.select.filter_mask)
         pool = pool.where(
             (F.col("confidence") >= F.lit(flt.min_confidence - 1e-6))
             & (F.col("confidence") <= F.lit(flt.max_confidence + 1e-6))
         )
+    return pool.where(_metadata_predicate(df, flt))
+
+
+def _metadata_predicate(df: DataFrame, flt: Filter) -> Column:
+    """Every metadata filter as one Spark predicate (null counts as False, as in pandas)."""
+    from pyspark.sql import functions as F
+
+    predicate = F.lit(True)
     for column, value in flt.metadata_equals:
-        pool = pool.where(_equals(df, column, value))
+        predicate = predicate & _equals(df, column, value)
     for column, low, high in flt.metadata_ranges:
         number = F.col(column).try_cast("double")
-        pool = pool.where(F.coalesce((number >= low) & (number <= high), F.lit(False)))
-    excluded: DataFrame | None = None
-    if isinstance(exclude, SparkDataFrame):
-        excluded = exclude.select(F.col(ID).cast("string").alias(ID))
-        if flt.exclude_ids:
-            excluded = excluded.unionByName(_exclusion_frame(spark, flt.exclude_ids))
-    else:
-        ids = set(flt.exclude_ids) | {str(i) for i in (exclude or ())}
-        if ids:
-            excluded = _exclusion_frame(spark, ids)
-    if excluded is not None:
-        pool = pool.join(F.broadcast(excluded), on=ID, how="left_anti")
-    if accumulator is None:
-        bad = scored.where(F.col("problem") != 0).count()
-        accumulator = _Counted(bad)
-    return pool, layout, chosen, accumulator
+        predicate = predicate & F.coalesce((number >= low) & (number <= high), F.lit(False))
+    return predicate
+
+
+def _partition_top(
+    df: DataFrame,
+    layout: Layout,
+    scoring: Scoring,
+    plan: _Plan,
+    keep: Sequence[Column],
+    *,
+    flt: Filter,
+    wanted: Sequence[int],
+    k_cut: int,
+    account: Callable[[int], None] | None,
+) -> DataFrame:
+    """Score every row in mapInArrow; each partition yields only its ``k_cut`` best pool rows.
+
+    Metadata filters are a Spark predicate computed before (a boolean input column); class and
+    confidence filters apply to the kernel's output in numpy, as ``filter_mask`` does.
+    """
+    from pyspark.sql import functions as F
+
+    kept = df.select(*keep)
+    kept_names = kept.columns
+    n_keep = len(kept_names)
+    staged = df.select(
+        *keep,
+        _metadata_predicate(df, flt).alias("__keep"),
+        _id_length().alias("__len"),
+        *[F.col(c).alias(f"__in{i}") for i, c in enumerate(layout.columns)],
+    )
+    out_fields = [f for f in plan.fields() if f[0] not in ("problem", "class_match")]
+    names = [*kept_names, *[n for n, _ in out_fields]]
+    id_at = kept_names.index(ID)
+    check = _on_batch(account, False)
+    bounds = flt.min_confidence > 0.0 or flt.max_confidence < 1.0
+    low, high = flt.min_confidence - 1e-6, flt.max_confidence + 1e-6
+    top1_classes = pa.array(list(flt.classes), pa.string()) if layout.kind == "top1" else None
+    wanted_index = np.asarray(list(wanted), dtype=np.int32)
+
+    def map_fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        best = _Best(k_cut, id_at, n_keep)
+        for batch in batches:
+            result = score_arrays(
+                [batch.column(i) for i in range(n_keep + 2, batch.num_columns)],
+                layout,
+                scoring,
+                id_length=batch.column(n_keep + 1),
+                match_classes=plan.match,
+            )
+            check(result)
+            keep_rows = np.asarray(
+                batch.column(n_keep).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool
+            )
+            mask = result.valid & keep_rows
+            if flt.classes:
+                if top1_classes is not None:
+                    assert result.predicted_label is not None
+                    mask &= np.isin(result.predicted_label, top1_classes.to_pylist())
+                elif result.class_match is not None:
+                    mask &= result.class_match
+                else:
+                    mask &= np.isin(result.predicted_index, wanted_index)
+            if bounds:
+                confidence = 1.0 - result.score
+                mask &= (confidence >= low) & (confidence <= high)
+            best.offer(batch, result, mask)
+        table = best.result()
+        if table is not None:
+            yield from table.rename_columns(names).to_batches()
+
+    return staged.mapInArrow(map_fn, _output_schema(kept.schema, out_fields))
+
+
+class _Best:
+    """A partition's best ``k`` rows so far (score desc, id asc), as Arrow tables whose first
+    columns are the kept ones, then score, confidence, predicted_index [, predicted_label]."""
+
+    def __init__(self, k: int, id_at: int, score_at: int) -> None:
+        self.k = k
+        self.id_at = id_at
+        self.score_at = score_at
+        self.parts: list[pa.Table] = []
+        self.n = 0
+        self.threshold = -np.inf
+
+    def offer(self, batch: pa.RecordBatch, result: ScoredBatch, mask: NDArray[np.bool_]) -> None:
+        if self.n >= self.k:  # only rows that can still make the cut (ties included)
+            mask = mask & (result.score >= self.threshold)
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return
+        take = pa.array(rows)
+        arrays = result.to_arrow()
+        columns = [batch.column(i).take(take) for i in range(self.score_at)]
+        columns += [arrays[n].take(take) for n in ("score", "confidence", "predicted_index")]
+        if "predicted_label" in arrays:
+            columns.append(arrays["predicted_label"].take(take))
+        self.parts.append(
+            pa.Table.from_arrays(columns, names=[str(i) for i in range(len(columns))])
+        )
+        self.n += len(rows)
+        if self.n >= 2 * self.k:
+            self._reduce()
+
+    def _reduce(self) -> None:
+        table = pa.concat_tables(self.parts)
+        if table.num_rows > self.k:
+            scores = np.asarray(table.column(self.score_at).to_numpy(), dtype=np.float64)
+            ids = np.asarray(table.column(self.id_at).to_numpy(zero_copy_only=False), dtype=object)
+            chosen = top_k(scores, ids, self.k)
+            table = table.take(pa.array(chosen))
+            self.threshold = float(scores[chosen[-1]])
+        self.parts = [table]
+        self.n = table.num_rows
+
+    def result(self) -> pa.Table | None:
+        if not self.parts:
+            return None
+        self._reduce()
+        return self.parts[0]
 
 
 @dataclass(frozen=True)
@@ -654,7 +844,7 @@ def select(
     task: str = "classification",
     threshold: float = 0.5,
     renormalize: bool = False,
-    method: str = DEFAULT_METHOD,
+    method: str = DEFAULT_SELECT_METHOD,
     files: ParquetFiles | None = None,
     source: str = "the DataFrame",
 ) -> pd.DataFrame:
@@ -676,8 +866,12 @@ def select(
         ``exclude``.
     exclude : iterable of str or DataFrame with a ``data_row_id`` column, optional
         Rows to leave out (queued or labeled in the project), removed by a broadcast anti-join.
-    classes, task, threshold, renormalize, method
+    classes, task, threshold, renormalize
         As :func:`score_dataframe`.
+    method : {"partition_top_k", "map_in_arrow", "arrow_udf", "pandas_udf"}
+        ``partition_top_k`` (default) scores in mapInArrow and sends back only each partition's
+        best ``k + len(exclude)`` rows; the others score every row, then filter and order in
+        Spark. All give the same result (benchmarks/bench_engine.py --methods times them).
     files : ParquetFiles, optional
         The files ``df`` was read from (as :func:`select_from_path` passes): class names from
         run.json or schema metadata, and file / row group in messages about bad rows.
@@ -711,6 +905,7 @@ def select(
         method=method,
         files=files,
         source=source,
+        k_cut=k,
     )
     table = _top_table(pool, k, layout, ())
     _finish_checks(df, accumulator, layout, chosen, files, source, method)
@@ -731,7 +926,7 @@ def candidates(
     task: str = "classification",
     threshold: float = 0.5,
     renormalize: bool = False,
-    method: str = DEFAULT_METHOD,
+    method: str = DEFAULT_SELECT_METHOD,
     files: ParquetFiles | None = None,
     source: str = "the DataFrame",
 ) -> Candidates:
@@ -779,6 +974,7 @@ def candidates(
         method=method,
         files=files,
         source=source,
+        k_cut=m_times_k,
         extra=(embedding,),
     )
     table = _top_table(pool, m_times_k, layout, (embedding,))
