@@ -180,7 +180,15 @@ def cmd_select_streaming(args: argparse.Namespace, flt: Filter) -> int:
 
 def cmd_select(args: argparse.Namespace) -> int:
     flt = _filter_from_args(args)
-    if _should_stream(args):
+    # --- issue 18 (--engine spark); the lead ports these lines to the cli/ package ---
+    engine = getattr(args, "engine", None)
+    if engine == "spark":
+        from labelnext.spark.cli import cli_select
+
+        write_table(cli_select(args, flt, scoring_from_args(args)), args.out)
+        return 0
+    if engine == "stream" or (engine != "memory" and _should_stream(args)):
+        # --- end issue 18 ---
         return cmd_select_streaming(args, flt)
     run = open_run(args.run, renormalize=args.renormalize)
     scores = run_scores(run, args.strategy)
@@ -270,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a Parquet run in batches, keeping only the top N: memory does not grow with "
         "the row count (automatic above 2 GiB)",
     )
+    from labelnext.spark.cli import add_engine_arguments  # issue 18: --engine/--master/--conf
+
+    add_engine_arguments(p)
     p.set_defaults(func=cmd_select)
 
     try:

@@ -98,13 +98,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     ledger = Ledger(args.db)
     try:
-        run = load_run(args.run)
+        spark = getattr(args, "engine", None) == "spark"  # issue 18 (--engine spark)
+        run: Any = None if spark else load_run(args.run)
         excluded = ledger.excluded_ids(args.project)
         from labelnext.cli import scoring_from_args
 
         scoring = scoring_from_args(args)
         params: dict[str, Any] = {"run": str(args.run), **scoring.params()}
-        if args.rows is not None:
+        if spark:  # issue 18: the rows and the run's record come from Spark
+            from labelnext.spark.cli import cli_submit_rows
+
+            rows, run = cli_submit_rows(args, excluded, scoring)
+            params.update(top=args.top, n_excluded=len(excluded), engine="spark")
+        elif args.rows is not None:
             wanted = _read_ids(args.rows, "--rows")
             everything = ranked(run, scoring)
             known = set(everything["data_row_id"])
@@ -252,6 +258,9 @@ def add_ledger_commands(subparsers: Any) -> None:
         "--client-token", default=None, help="idempotency key: a retry returns the same batch"
     )
     _db_arg(p)
+    from labelnext.spark.cli import add_engine_arguments  # issue 18: --engine/--master/--conf
+
+    add_engine_arguments(p)
     p.set_defaults(func=cmd_submit)
 
     p = subparsers.add_parser("batches", help="list batches, newest first")

@@ -95,7 +95,7 @@ def _listed(directory: Path) -> list[str]:
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
         found.extend(os.path.join(root, f) for f in sorted(files))
-    return [f for f in found if _is_data_file(f)]
+    return [f for f in found if not os.path.basename(f).startswith(("_", "."))]
 
 
 def _read_config(path: Path) -> dict[str, Any]:
