@@ -321,6 +321,19 @@ def test_score_dataframe_adds_the_in_process_columns(spark: Any, tmp_path: Path)
     assert list(by_id["predicted_label"]) == list(run.predicted_labels)
 
 
+def test_score_dataframe_never_scores_a_bad_row(spark: Any) -> None:
+    table = pa.table(
+        {"data_row_id": ["a", "b", "c"], "prob_x": [0.9, np.nan, 0.5], "prob_y": [0.1, 0.5, 0.6]}
+    )
+    df = spark.createDataFrame(table).coalesce(1)
+    scored = score_dataframe(df, "margin", on_invalid="null").toPandas().set_index("data_row_id")
+    assert scored.loc["a", "score"] == pytest.approx(0.2)
+    assert np.isnan(scored.loc["b", "score"]) and np.isnan(scored.loc["c", "score"])
+    assert scored["problem"].tolist() == [0, NAN, SUM]
+    with pytest.raises(Exception, match="2 row\\(s\\) of a batch have invalid predictions"):
+        score_dataframe(df, "margin").collect()
+
+
 def test_candidates_carry_their_embeddings(spark: Any, tmp_path: Path) -> None:
     path = _write(tmp_path / "run.parquet", _table(1000, seed=9))
     run = load_run(path)
