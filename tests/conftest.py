@@ -131,3 +131,60 @@ def page(chromium, app_server):  # type: ignore[no-untyped-def]
     finally:
         context.close()
         app_server.check_alive()
+
+
+# -- Apache Spark (tests/test_spark.py) ---------------------------------------------------------
+# One local[2] session and one standalone cluster (a master and two workers from the pyspark
+# wheel, on loopback) per test session. Without pyspark or Java they skip, except under CI=true.
+
+
+def require_spark() -> None:
+    """Skip (or, under CI=true, fail) the calling test when pyspark or Java is missing."""
+    from labelnext.spark import spark_available
+
+    reason = spark_available()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}; CI must run the Spark tests", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """A local[2] SparkSession, small batches and partitions so that boundaries are crossed."""
+    require_spark()
+    from labelnext.spark import get_session
+
+    session = get_session(
+        "local[2]",
+        {
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "2",
+            "spark.sql.execution.arrow.maxRecordsPerBatch": "700",
+            "spark.sql.files.maxPartitionBytes": "48k",
+            "spark.sql.files.openCostInBytes": "0",
+            "spark.driver.memory": "1g",
+        },
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``spark://127.0.0.1:PORT`` of a standalone master with two 1-core workers."""
+    require_spark()
+    from labelnext.spark import SparkMasterError
+    from labelnext.spark.local_cluster import LocalCluster
+
+    cluster = LocalCluster(2, cores=1, memory="1g", base=tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()  # a JVM that dies is reported at once, with its log
+    except SparkMasterError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()

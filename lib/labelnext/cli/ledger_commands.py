@@ -21,6 +21,7 @@ from labelnext.export import FORMATS, export_batch
 from labelnext.idfiles import read_id_file
 from labelnext.ledger import HISTORY_COLUMNS, Ledger
 from labelnext.select import Filter, ranked
+from labelnext.spark.cli import add_engine_arguments
 
 __all__ = [
     "add_ledger_commands",
@@ -59,11 +60,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
     """Select rows of RUN and store them as a batch; print the batch id."""
     ledger = Ledger(args.db)
     try:
-        run = open_run(args.run)
+        spark = getattr(args, "engine", None) == "spark"
+        run: Any = None if spark else open_run(args.run)
         excluded = ledger.excluded_ids(args.project)
         scoring = scoring_from_args(args)
         params: dict[str, Any] = {"run": str(args.run), **scoring.params()}
-        if args.rows is not None:
+        if spark:  # the rows and the run's record come from Spark
+            from labelnext.spark.cli import cli_submit_rows
+
+            rows, run = cli_submit_rows(args, excluded, scoring)
+            params.update(top=args.top, n_excluded=len(excluded), engine="spark")
+        elif args.rows is not None:
             wanted = read_id_file(args.rows, option="--rows")
             everything = ranked(run, scoring)
             known = set(everything["data_row_id"])
@@ -255,6 +262,7 @@ def add_ledger_commands(subparsers: Any) -> None:
         "--client-token", default=None, help="idempotency key: a retry returns the same batch"
     )
     add_db_argument(p)
+    add_engine_arguments(p)
     p.set_defaults(func=cmd_submit)
 
     p = subparsers.add_parser("batches", help="list batches, newest first")

@@ -20,6 +20,7 @@ from labelnext.cli.output import open_run, progress, text_histogram, write_table
 from labelnext.runs import ModelRun
 from labelnext.scoring import run_scores, supported_strategies
 from labelnext.select import Filter, filter_mask, ranked
+from labelnext.spark.cli import add_engine_arguments
 from labelnext.streaming import stream_top_k
 
 __all__ = ["STREAM_ABOVE_BYTES", "add_run_commands", "cmd_score", "cmd_select", "cmd_validate"]
@@ -105,7 +106,13 @@ def _select_streaming(args: argparse.Namespace, flt: Filter) -> int:
 
 def cmd_select(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
-    if _should_stream(args):
+    engine = getattr(args, "engine", None)
+    if engine == "spark":  # pyspark and Java are needed only here
+        from labelnext.spark.cli import cli_select
+
+        write_table(cli_select(args, flt, scoring_from_args(args)), args.out)
+        return 0
+    if engine == "stream" or (engine != "memory" and _should_stream(args)):
         return _select_streaming(args, flt)
     run = open_run(args.run, renormalize=args.renormalize)
     _note_unknown_exclusions(run, flt)
@@ -154,6 +161,7 @@ def add_run_commands(sub: Any) -> None:
         "--stream",
         action="store_true",
         help="read a Parquet run in batches, keeping only the top N: memory does not grow with "
-        "the row count (automatic above 2 GiB)",
+        "the row count (automatic above 2 GiB); the same as --engine stream",
     )
+    add_engine_arguments(p)
     p.set_defaults(func=cmd_select)
