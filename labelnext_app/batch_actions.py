@@ -42,6 +42,7 @@ __all__ = [
     "destination_project",
     "dismiss",
     "export_maker",
+    "image_choice",
     "listed_rows",
     "mark_exported",
     "mark_labeled",
@@ -132,7 +133,7 @@ def submit(run_key: str, scoring: Scoring) -> None:
         result = ledger.submit(
             project=project,
             name=str(ss["batch_name"]).strip(),
-            rows=rows,
+            rows=export.with_predictions(rows, run),
             priority=int(ss.get("batch_priority", 3)),
             note=str(ss.get("batch_note", "")),
             created_by=user,
@@ -142,6 +143,8 @@ def submit(run_key: str, scoring: Scoring) -> None:
             client_token=client_token(),
             actor=user,
             origin="app",
+            task=run.task,
+            classes=run.classes,
             on_conflict="skip" if ss.get("batch_on_conflict", "").startswith("Leave") else "fail",
         )
     except BatchConflictError as exc:
@@ -171,12 +174,47 @@ def submit(run_key: str, scoring: Scoring) -> None:
     ss["batch_new_project"] = ""
 
 
-def export_maker(ledger: Ledger, batch_id: int, fmt: str) -> Callable[[], bytes]:
+def export_maker(
+    ledger: Ledger,
+    batch_id: int,
+    fmt: str,
+    image_url: str = "{image}",
+    files_root: str | None = None,
+) -> Callable[[], bytes]:
     """What a download button calls when clicked: the batch's file, made then, not on drawing.
 
     The click's own callback marks the batch exported, so merely drawing the history does not.
     """
-    return functools.partial(export.export_batch, ledger, batch_id, fmt, mark_exported=False)
+    return functools.partial(
+        export.export_batch,
+        ledger,
+        batch_id,
+        fmt,
+        mark_exported=False,
+        image_url=image_url,
+        files_root=files_root,
+    )
+
+
+def image_choice(ledger: Ledger, batch_id: int) -> tuple[str, str | None, str | None, list[str]]:
+    """The image URL template and files root the download section describes, the first image
+    as it would be exported, and what would leave a labeling tool with a broken image."""
+    ss = st.session_state
+    preset = str(ss.get("batch_image_preset", "as-written"))
+    spec = str(ss.get("batch_image_template", "")).strip() if preset == "custom" else preset
+    files_root = str(ss.get("batch_files_root", "")).strip() or None
+    try:
+        image_url = export.image_url_template(spec or "as-written")
+        batch = export.ExportBatch.from_ledger(ledger, batch_id)
+        preview = export.preview_image_url(batch, image_url, files_root=files_root)
+        warnings: list[str] = []
+        for fmt in ("labelstudio", "labelbox"):
+            warnings += [f"{fmt}: {w}" for w in export.image_url_warnings(
+                batch, fmt, image_url, files_root=files_root
+            )]  # fmt: skip
+    except LabelnextError as exc:
+        return "{image}", None, None, [str(exc)]
+    return image_url, files_root, preview, warnings
 
 
 def actor() -> str | None:

@@ -29,6 +29,12 @@ EXPORT_FORMATS = {
     "jsonl": "JSON Lines",
     "labelbox": "Labelbox",
     "labelstudio": "Label Studio",
+    "coco": "COCO (CVAT)",
+}
+IMAGE_PRESETS = {
+    "as-written": "As written in the run",
+    "label-studio": "Label Studio local files (/data/local-files/?d=…)",
+    "custom": "A bucket or web prefix, or a template",
 }
 ss = st.session_state
 
@@ -203,13 +209,41 @@ with st.container(border=True, key="batch_downloads"):
         f"**Batch #{pick} ·** {safe_text.md(info.name)} — {info.n_rows:,} rows for project "
         f"“{safe_text.md(info.project)}”, priority {info.priority}, {info.status}"
     )
+    i1, i2, i3 = st.columns([3, 3, 3], vertical_alignment="bottom")
+    preset = i1.selectbox(
+        "Images for the labeling tool",
+        options=list(IMAGE_PRESETS),
+        format_func=lambda p: IMAGE_PRESETS[p],
+        key="batch_image_preset",
+        help="How each image reference is written into the export, so the tool can load it.",
+    )
+    i2.text_input(
+        "Prefix or template",
+        key="batch_image_template",
+        placeholder="s3://bucket/images  or  https://cdn/{relpath}",
+        disabled=preset != "custom",
+        help="{image}: the reference as written; {data_row_id}; {relpath}: the image's path "
+        "relative to the files root.",
+    )
+    i3.text_input(
+        "Files root",
+        key="batch_files_root",
+        placeholder="the folder {relpath} starts from",
+        help="For Label Studio: its LOCAL_FILES_DOCUMENT_ROOT.",
+    )
+    image_url, files_root, preview, warnings = batch_actions.image_choice(ledger, pick)
+    if preview is not None:
+        st.caption(f"First image as exported: {safe_text.md(preview)}")
+    for warning in warnings:
+        st.warning(safe_text.md(warning), icon=":material/broken_image:")
     buttons = st.container(horizontal=True)
-    for fmt, label in EXPORT_FORMATS.items():
+    for fmt in export.formats_for(info.task):
+        label = EXPORT_FORMATS[fmt]
         # The file is made only when the button is clicked (a callable); the click marks the
         # batch exported, so drawing the history does not.
         buttons.download_button(
             f"{label} · #{pick}",
-            data=batch_actions.export_maker(ledger, pick, fmt),
+            data=batch_actions.export_maker(ledger, pick, fmt, image_url, files_root),
             file_name=export.file_name(info, fmt),
             mime=export.media_type(fmt),
             key=f"batch_download_{fmt}",

@@ -278,3 +278,69 @@ def test_marking_rows_that_are_not_in_the_batch_says_which(
     _confirm(at)
     assert "not-a-row" in at.error[-1].value
     assert (ledger_for(tmp_path).batch_rows(1)["status"] == "open").all()
+
+
+def test_a_detection_batch_keeps_its_boxes_and_downloads_for_each_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import json
+    import zipfile
+
+    from labelnext.paths import SAMPLE_DATA_DIR
+    from labelnext.readers import load_run
+
+    run = load_run(SAMPLE_DATA_DIR / "mnist_detect")
+    ids = list(ranked(run, "least_confidence", k=3)["data_row_id"])
+    at = make_app(tmp_path, monkeypatch)
+    at.query_params["run"] = "sample:mnist_detect"
+    at.run()
+    at.session_state["selection"] = set(ids)
+    at.sidebar.text_input(key="sidebar_user").input("Ada").run()
+    at.switch_page("pages/batch.py").run()
+    _submit(at, "canvases")
+    ledger = ledger_for(tmp_path)
+    info = ledger.batch(1)
+    assert (info.task, info.classes) == ("detection", run.classes)
+    stored = ledger.batch_rows(1).set_index("data_row_id")["prediction"]
+    first = run.row_index(ids[0])
+    assert len(stored[ids[0]]["boxes"]) == int(run.boxes.counts[first])
+    # COCO is offered for a detection batch; Label Studio local files are previewed
+    downloads = {d.proto.id.rsplit("-", 1)[-1] for d in at.get("download_button")}
+    assert "batch_download_coco" in downloads
+    at.selectbox(key="batch_image_preset").set_value("label-studio")
+    at.text_input(key="batch_files_root").input(str(SAMPLE_DATA_DIR)).run()
+    assert_clean(at)
+    caption = next(c.value for c in at.caption if "First image as exported" in c.value)
+    assert "/data/local-files/?d=mnist_detect" in caption
+    data = export_bytes(ledger, 1, "labelstudio", "label-studio", SAMPLE_DATA_DIR)
+    tasks = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("tasks.json"))
+    assert tasks[0]["data"]["image"].startswith("/data/local-files/?d=mnist_detect")
+    assert tasks[0]["predictions"][0]["result"][0]["type"] == "rectanglelabels"
+
+
+def test_images_the_tool_cannot_load_are_warned_about_before_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = list(ranked(sample_run(), "least_confidence", k=3)["data_row_id"])
+    at = _batch_page(tmp_path, monkeypatch, ids)
+    _submit(at, "digits")
+    # the sample's references are bare file names: Label Studio cannot load them as written
+    assert any("labelstudio" in w.value for w in at.warning)
+    at.selectbox(key="batch_image_preset").set_value("custom").run()
+    at.text_input(key="batch_image_template").input("https://cdn.example.org/mnist").run()
+    assert_clean(at)
+    assert not [w.value for w in at.warning if "labelstudio" in w.value]
+
+
+def export_bytes(ledger, batch_id, fmt, preset, root):  # type: ignore[no-untyped-def]
+    from labelnext import export
+
+    return export.export_batch(
+        ledger,
+        batch_id,
+        fmt,
+        mark_exported=False,
+        image_url=export.image_url_template(preset),
+        files_root=root,
+    )

@@ -371,3 +371,29 @@ def test_a_ledger_that_is_down_exits_2_with_one_clear_line(
             f"labelnext {argv[0]}: error: The ledger Ledger('postgresql+psycopg://ana:***@" in err
         )
         assert "is unavailable (open)" in err and "Traceback" not in err and "pw@" not in err
+
+
+def test_export_rewrites_image_references_for_the_tool(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(
+        capsys, "submit", str(RUN), "--project", "img", "--name", "b", "--top", "3", "--db", db
+    )
+    batch = out.strip()
+    target = tmp_path / "ls.zip"
+    code, _, err = run_cli(
+        capsys, "export", batch, "--format", "labelstudio", "--out", str(target), "--db", db
+    )
+    assert code == 0
+    assert "warning:" in err and "Label Studio" in err  # bare file names will not load there
+    root = RUN.parents[1]
+    code, _, err = run_cli(
+        capsys, "export", batch, "--format", "labelstudio", "--out", str(target),
+        "--image-url", "label-studio", "--files-root", str(root), "--db", db,
+    )  # fmt: skip
+    assert code == 0 and "warning:" not in err
+    tasks = json.loads(zipfile.ZipFile(target).read("tasks.json"))
+    assert all(t["data"]["image"].startswith("/data/local-files/?d=mnist") for t in tasks)
+    # the stored records carry the prediction the tasks pre-annotate with
+    rows = Ledger(db).batch_rows(int(batch))
+    assert rows["prediction"].map(lambda p: p["task"]).eq("classification").all()

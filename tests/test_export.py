@@ -8,11 +8,11 @@ labelbox SDK's own models), ``test_export_coco.py`` (pycocotools); prediction re
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -303,20 +303,12 @@ def test_the_first_ledgers_pseudo_labels_are_not_exported(tmp_path: Path) -> Non
     assert "(none)" not in archive.read("config.xml").decode()
 
 
-@dataclass(frozen=True)
-class StoredInfo(BatchInfo):
-    """What ``Ledger.batch`` returns once the ledger stores the run's task and classes."""
-
-    task: str = "multilabel"
-    classes: tuple[str, ...] = ("cat", "dog", "eel")
-
-
 class StoredLedger:
     """A ledger that stores prediction records (JSON text per row) with the batch."""
 
     def __init__(self, rows: pd.DataFrame) -> None:
         base = make_info(5, name="stored")
-        self.info = StoredInfo(**base.__dict__)
+        self.info = dataclasses.replace(base, task="multilabel", classes=("cat", "dog", "eel"))
         self.rows = rows
         self.marked: list[int] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def test_new_ledger_is_at_the_newest_schema_revision(ledger: Ledger) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD == "0003"
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD == "0004"
     with ledger.engine.connect() as conn:
         context = MigrationContext.configure(conn)
         assert context.get_current_revision() == SCHEMA_HEAD
@@ -239,6 +240,8 @@ def test_submit_stores_every_row_as_selected(ledger: Ledger) -> None:
         "run_name",
         "note",
         "client_token",
+        "task",
+        "method",
     ]
     row = listing.iloc[0]
     assert (row["batch_id"], row["n_rows"], row["n_open"], row["run_name"]) == (
@@ -561,7 +564,7 @@ def test_the_shipped_v1_ledger_upgrades_with_its_data(tmp_path: Path) -> None:
     with Ledger(f"sqlite:///{copy}") as ledger:
         with ledger.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
-                "0003"
+                "0004"
             )
         _check_upgraded(ledger, v1)
 
@@ -611,7 +614,7 @@ def test_the_shipped_v2_ledger_upgrades_with_its_data(tmp_path: Path) -> None:
     with Ledger(f"sqlite:///{copy}") as ledger:
         with ledger.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
-                "0003"
+                "0004"
             )
         _check_upgraded_v2(ledger, v2)
 
@@ -621,3 +624,41 @@ def test_a_v2_ledger_upgrades_on_each_backend(ledger_url: str) -> None:
     v2.populate_v2(ledger_url)
     with Ledger(ledger_url) as ledger:
         _check_upgraded_v2(ledger, v2)
+
+
+def test_a_batch_keeps_each_rows_prediction_its_task_classes_and_method(ledger: Ledger) -> None:
+    """What an export to a labeling tool and the next round need, stored with the batch."""
+    boxes = {"task": "detection", "boxes": [{"x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0,
+             "label": "7", "score": 0.42}], "image_width": 28, "image_height": 28}  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "data_row_id": ["b", "a"],
+            "prediction": [json.dumps(boxes), None],  # JSON text or a dict, or nothing
+            "rank": [1, 2],
+        }
+    )
+    result = ledger.submit(
+        project="p",
+        name="n",
+        rows=rows,
+        created_by="ana",
+        strategy="least_confidence",
+        run_id=None,
+        task="detection",
+        classes=("1", "7"),
+        method="diverse",
+        method_params={"candidates": 10, "seed": 3},
+        embedding_source="embedding",
+    )
+    info = ledger.batch(result.batch_id)
+    assert (info.task, info.classes, info.method) == ("detection", ("1", "7"), "diverse")
+    assert info.method_params == {"candidates": 10, "seed": 3}
+    assert info.embedding_source == "embedding"
+    stored = ledger.batch_rows(result.batch_id).set_index("data_row_id")["prediction"]
+    assert stored["b"] == boxes and stored["a"] is None
+    with pytest.raises(BatchInputError, match="method: expected one of"):
+        ledger.submit(project="p", name="n", rows=rows.iloc[:1].assign(data_row_id="c"),
+                      created_by="a", strategy="s", run_id=None, method="magic")  # fmt: skip
+    with pytest.raises(BatchInputError, match="the prediction of 'c' must be a JSON object"):
+        ledger.submit(project="p", name="n", rows=rows.iloc[:1].assign(data_row_id="c",
+                      prediction="[1]"), created_by="a", strategy="s", run_id=None)  # fmt: skip

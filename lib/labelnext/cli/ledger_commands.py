@@ -17,7 +17,14 @@ import pandas as pd
 from labelnext.cli.args import add_db_argument, add_scoring_arguments, scoring_from_args
 from labelnext.cli.output import open_run
 from labelnext.errors import LabelnextError
-from labelnext.export import FORMATS, export_batch
+from labelnext.export import (
+    FORMATS,
+    ExportBatch,
+    export_batch,
+    image_url_template,
+    image_url_warnings,
+    with_predictions,
+)
 from labelnext.idfiles import read_id_file
 from labelnext.ledger import HISTORY_COLUMNS, Ledger
 from labelnext.select import Filter, ranked
@@ -90,10 +97,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
             rows = ranked(run, scoring, flt=Filter(exclude_ids=excluded), k=args.top)
             params.update(top=args.top, n_excluded=len(excluded))
         run_id = ledger.register_run(run)
+        kind: dict[str, Any] = {}
+        if not spark:  # each row's prediction, so the batch exports to the tools by itself
+            rows = with_predictions(rows, run)
+            kind = {"task": run.task, "classes": run.classes}
         result = ledger.submit(
             project=args.project,
             name=args.name,
             rows=rows,
+            **kind,
             priority=args.priority,
             note=args.note,
             created_by=args.created_by or _user(),
@@ -145,8 +157,22 @@ def _undo_hint(ledger: Ledger, batch_id: int, kind: str, actor: str) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a batch in a labeling tool's format and mark it exported."""
+    image_url = image_url_template(args.image_url) if args.image_url else "{image}"
     with Ledger(args.db) as ledger:
-        data = export_batch(ledger, args.batch_id, args.format, out=args.out, mark_exported=False)
+        batch = ExportBatch.from_ledger(ledger, args.batch_id)
+        for warning in image_url_warnings(
+            batch, args.format, image_url, files_root=args.files_root
+        ):
+            print(f"labelnext export: warning: {warning}", file=sys.stderr)
+        data = export_batch(
+            ledger,
+            args.batch_id,
+            args.format,
+            out=args.out,
+            mark_exported=False,
+            image_url=image_url,
+            files_root=args.files_root,
+        )
         ledger.mark_exported(args.batch_id, actor=_actor(args), origin=ORIGIN)
     print(f"wrote {len(data):,} bytes to {args.out}", file=sys.stderr)
     return 0
@@ -274,6 +300,20 @@ def add_ledger_commands(subparsers: Any) -> None:
     p.add_argument("batch_id", metavar="BATCH_ID", type=int)
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument(
+        "--image-url",
+        metavar="SPEC",
+        default=None,
+        help="where the tool finds the images: label-studio (its local-files serving), a "
+        "bucket or web prefix (s3://b/p, gs://b/p, https://host/p), or a template with "
+        "{image}, {data_row_id}, {relpath}; default: the references as written in the run",
+    )
+    p.add_argument(
+        "--files-root",
+        metavar="DIR",
+        default=None,
+        help="the folder {relpath} is relative to (e.g. Label Studio's LOCAL_FILES_DOCUMENT_ROOT)",
+    )
     _add_actor_argument(p)
     add_db_argument(p)
     p.set_defaults(func=cmd_export)

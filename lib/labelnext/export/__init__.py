@@ -69,7 +69,7 @@ from labelnext.export.manifest import (
     render_jsonl,
     render_parquet,
 )
-from labelnext.export.records import prediction_record, prediction_records
+from labelnext.export.records import prediction_record, prediction_records, with_predictions
 from labelnext.ledger import BatchInfo, BatchInputError, Ledger
 
 __all__ = [
@@ -94,6 +94,7 @@ __all__ = [
     "prediction_records",
     "preview_image_url",
     "render",
+    "with_predictions",
 ]
 
 FORMATS = ("csv", "parquet", "jsonl", "labelbox", "labelstudio", "coco")

@@ -116,6 +116,9 @@ class ExportBatch:
         rows = ledger.batch_rows(batch_id)
         task = getattr(info, "task", None) or "classification"
         classes = tuple(getattr(info, "classes", None) or ())
+        if not classes and "prediction" in rows.columns and rows["prediction"].isna().all():
+            # stored before records were kept (or without them): export from predicted_label
+            rows = rows.drop(columns=["prediction"])
         return cls(info=info, rows=rows, task=str(task), classes=classes)
 
     @classmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -44,6 +44,7 @@ from labelnext.ledger.inputs import (
     ON_CONFLICT,
     ROW_COLUMNS,
     check_actor,
+    check_batch_kind,
     check_ids,
     check_name,
     check_origin,
@@ -315,6 +316,11 @@ class Ledger:
         on_conflict: Literal["fail", "skip"] = "fail",
         actor: str | None = None,
         origin: str = "library",
+        task: str = "classification",
+        classes: Sequence[str] = (),
+        method: str = "top",
+        method_params: Mapping[str, Any] | None = None,
+        embedding_source: str | None = None,
     ) -> SubmitResult:
         """Store ``rows`` as a new batch of ``project``, atomically.
 
@@ -384,6 +390,8 @@ class Ledger:
             raise BatchInputError(f"note: expected a str, got {type(note).__name__}")
         check_text("note", note)
         params_text = params_json(strategy_params)
+        method_text = params_json(method_params)
+        task, classes_text, method = check_batch_kind(task, classes, method, embedding_source)
         if client_token is not None and not (isinstance(client_token, str) and client_token):
             raise BatchInputError(f"client_token: expected a non-empty str, got {client_token!r}")
         if client_token is not None:
@@ -415,6 +423,11 @@ class Ledger:
                 "strategy_params": params_text,
                 "model_run_id": run_id,
                 "client_token": client_token,
+                "task": task,
+                "classes": classes_text,
+                "method": method,
+                "method_params": method_text,
+                "embedding_source": embedding_source,
             }
             try:
                 with self._write() as conn:

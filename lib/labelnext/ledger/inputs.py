@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -26,10 +26,12 @@ from labelnext.errors import BatchInputError
 from labelnext.ledger.schema import ACTION_ORIGINS, batch_rows, batches, model_runs, projects
 
 __all__ = [
+    "BATCH_METHODS",
     "ON_CONFLICT",
     "ROW_COLUMNS",
     "TEXT_LIMITS",
     "check_actor",
+    "check_batch_kind",
     "check_ids",
     "check_name",
     "check_origin",
@@ -153,6 +155,42 @@ def check_priority(priority: object) -> int:
     return priority
 
 
+TASKS = ("classification", "multilabel", "detection")
+BATCH_METHODS = ("top", "diverse", "cluster", "typical", "auto", "manual")
+
+
+def check_batch_kind(
+    task: object, classes: Sequence[str], method: object, embedding_source: object
+) -> tuple[str, str, str]:
+    """The run's task, its classes as JSON text, and the batch method, checked.
+
+    Raises
+    ------
+    BatchInputError
+        An unknown task or method, classes that are not names, an embedding source that is not
+        a short text.
+    """
+    if task not in TASKS:
+        raise BatchInputError(f"task: expected one of {TASKS}, got {task!r}")
+    if method not in BATCH_METHODS:
+        raise BatchInputError(f"method: expected one of {BATCH_METHODS}, got {method!r}")
+    if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
+        raise BatchInputError(f"classes: expected a sequence of class names, got {classes!r}")
+    names = list(classes)
+    for name in names:
+        problem = text_problem(name, TEXT_LIMITS["predicted_label"])
+        if problem is not None:
+            raise BatchInputError(f"classes: {shorten(name)} ({problem})")
+    if embedding_source is not None and (
+        not isinstance(embedding_source, str) or text_problem(embedding_source, 200) is not None
+    ):
+        raise BatchInputError(
+            f"embedding_source: expected a text of at most 200 characters, got "
+            f"{shorten(str(embedding_source))}"
+        )
+    return str(task), json.dumps(names), str(method)
+
+
 def params_json(params: Mapping[str, Any] | None) -> str:
     try:
         return json.dumps(dict(params or {}), sort_keys=True, default=_json_default)
@@ -236,6 +274,7 @@ def row_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
         raise BatchInputError(f"rows: score and confidence must be numbers ({exc})") from exc
     labels = _str_or_none(column("predicted_label"))
     images = _str_or_none(column("image"))
+    predictions = [_prediction_json(v, ids[i]) for i, v in enumerate(column("prediction"))]
     problems = []
     for field, values in (("predicted_label", labels), ("image", images)):
         limit = TEXT_LIMITS[field]
@@ -257,6 +296,7 @@ def row_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
             "confidence": confidences[i],
             "predicted_label": labels[i],
             "image": images[i],
+            "prediction": predictions[i],
             "status": "open",
         }
         for i in range(n)
@@ -274,5 +314,30 @@ ROW_COLUMNS = (
     "confidence",
     "predicted_label",
     "image",
+    "prediction",
     "status",
 )
+
+
+def _prediction_json(value: Any, data_row_id: str) -> str | None:
+    """A row's prediction record (a dict, or JSON text of one) as JSON text, or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise BatchInputError(
+                f"rows: the prediction of {shorten(data_row_id)} is not JSON ({exc.msg})"
+            ) from None
+    if not isinstance(value, dict):
+        raise BatchInputError(
+            f"rows: the prediction of {shorten(data_row_id)} must be a JSON object, got "
+            f"{type(value).__name__}"
+        )
+    try:
+        return json.dumps(value, sort_keys=True, default=_json_default, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BatchInputError(
+            f"rows: the prediction of {shorten(data_row_id)} cannot be stored ({exc})"
+        ) from None

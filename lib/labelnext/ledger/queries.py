@@ -104,6 +104,8 @@ def batches_frame(conn: Connection, project: str | None = None) -> pd.DataFrame:
             model_runs.c.name.label("run_name"),
             batches.c.note,
             batches.c.client_token,
+            batches.c.task,
+            batches.c.method,
         )
         .join(projects, projects.c.id == batches.c.project_id)
         .outerjoin(counts, counts.c.batch_id == batches.c.id)
@@ -160,6 +162,11 @@ def batch_info(conn: Connection, batch_id: int) -> BatchInfo:
         run_version=found["run_version"],
         client_token=found["client_token"],
         n_rows=int(n_rows),
+        task=found["task"],
+        classes=tuple(json.loads(found["classes"])),
+        method=found["method"],
+        method_params=json.loads(found["method_params"]),
+        embedding_source=found["embedding_source"],
     )
 
 
@@ -176,6 +183,7 @@ def batch_rows_frame(conn: Connection, batch_id: int) -> pd.DataFrame:
             batch_rows.c.predicted_label,
             batch_rows.c.status,
             batch_rows.c.labeled_at,
+            batch_rows.c.prediction,
         )
         .where(batch_rows.c.batch_id == batch_id)
         .order_by(batch_rows.c.rank, batch_rows.c.data_row_id)
@@ -185,6 +193,7 @@ def batch_rows_frame(conn: Connection, batch_id: int) -> pd.DataFrame:
     for column in ("score", "confidence"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
     frame["labeled_at"] = pd.to_datetime(frame["labeled_at"], utc=True)
+    frame["prediction"] = [None if p is None else json.loads(p) for p in frame["prediction"]]
     return frame
 
 

@@ -87,6 +87,11 @@ class BatchInfo:
     run_version: str | None
     client_token: str | None
     n_rows: int
+    task: str = "classification"
+    classes: tuple[str, ...] = ()
+    method: str = "top"
+    method_params: dict[str, Any] = field(default_factory=dict)
+    embedding_source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ ACTION_KINDS = ("submit", "mark_labeled", "cancel", "reopen", "unmark", "export"
 ACTION_ORIGINS = ("app", "cli", "library")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-SCHEMA_HEAD = "0003"  # the newest revision in migrations/versions (a test keeps them in step)
+SCHEMA_HEAD = "0004"  # the newest revision in migrations/versions (a test keeps them in step)
 
 metadata = sa.MetaData()
 OPEN_ROWS = sa.text("status = 'open'")  # the partial index's condition
@@ -74,6 +74,11 @@ batches = sa.Table(
     sa.Column("model_run_id", sa.Integer, sa.ForeignKey("model_runs.id")),
     sa.Column("client_token", sa.String(200), unique=True),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("task", sa.String(16), nullable=False, server_default="classification"),
+    sa.Column("classes", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("method", sa.String(32), nullable=False, server_default="top"),
+    sa.Column("method_params", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("embedding_source", sa.String(200)),
     sa.CheckConstraint("priority BETWEEN 1 AND 5", name="ck_batches_priority"),
     sa.CheckConstraint(
         "status IN ('queued', 'exported', 'labeled', 'cancelled')", name="ck_batches_status"
@@ -97,6 +102,7 @@ batch_rows = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("image", sa.Text),
     sa.Column("labeled_at", sa.DateTime(timezone=True)),
+    sa.Column("prediction", sa.Text),
     sa.CheckConstraint("status IN ('open', 'labeled', 'cancelled')", name="ck_batch_rows_status"),
     sa.Index("ix_batch_rows_batch", "batch_id", "rank"),
     sa.Index("ix_batch_rows_project_row", "project_id", "data_row_id"),
