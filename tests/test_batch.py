@@ -209,12 +209,17 @@ def test_auto_runs_typical_without_labels_and_cluster_with_them() -> None:
     cold = pick_batch(None, x, 10)
     assert cold.method == "typical" and cold.requested_method == "auto"
     assert "no probabilities" in cold.reason
-    labeled = rng.normal(size=(30, 4))
+    # 40 labeled for a batch of 10: 4 batches, still a low budget
+    low = pick_batch(p, x, 10, labeled_embeddings=rng.normal(size=(40, 4)))
+    assert low.method == "typical" and "at most 40" in low.reason
+    labeled = rng.normal(size=(41, 4))
     warm = pick_batch(p, x, 10, labeled_embeddings=labeled)
-    assert warm.method == AUTO_METHOD and "30 labeled" in warm.reason
+    assert warm.method == AUTO_METHOD and "41 labeled" in warm.reason
     same = select_batch(p, x, 10, method=AUTO_METHOD, labeled_embeddings=labeled)
     assert warm.indices.tolist() == same.tolist()
-    assert resolve_method(n_labeled=0, has_scores=True)[0] == "typical"
+    assert resolve_method(n_labeled=20, has_scores=True, k=1)[0] == "typical"
+    assert resolve_method(n_labeled=21, has_scores=True, k=1)[0] == AUTO_METHOD
+    assert resolve_method(n_labeled=199, has_scores=True, k=1, n_classes=100)[0] == "typical"
 
 
 def test_batch_pick_says_what_a_preview_and_the_ledger_need() -> None:
@@ -223,8 +228,8 @@ def test_batch_pick_says_what_a_preview_and_the_ledger_need() -> None:
     p = rng.dirichlet(np.ones(3), size=100)
     pick = pick_batch(p, x, 5, method="cluster", seed=7, quotas="balanced", min_distance=0.01)
     assert len(pick) == 5 and pick.n_pool == 100
-    # 50 most uncertain, plus enough of each class for its quota
-    assert 50 <= pick.n_candidates <= 100
+    # the 15 (3 * k) most uncertain, plus enough of each class for its quota
+    assert 15 <= pick.n_candidates <= 100
     assert pick.params["method"] == "cluster" and pick.params["seed"] == 7
     assert pick.params["quotas"] is not None and pick.params["min_distance"] == 0.01
     json.dumps(pick.params)  # JSON-ready, as the ledger stores it
