@@ -5,7 +5,7 @@ absolute path, a ``..`` path, a symbolic link): run.json ``predictions``, ``imag
 ``coco``, YOLO ``labels``, Labelbox ``image_root``, and links in place of files. The files the
 cases point at beside the case folders (``outside*``) are valid inputs, so a case that is not
 refused would load. ``tests/test_readers_containment.py`` holds what each refusal must say.
-Rebuild with ``.venv/bin/python tests/malformed_paths/make_cases.py`` (symbolic links are
+Rebuild with ``.venv/bin/python tests/malformed_paths/make_paths_cases.py`` (symbolic links are
 committed as links).
 """
 

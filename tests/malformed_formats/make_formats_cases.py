@@ -2,7 +2,7 @@
 
 One case per file or folder, each with one thing wrong; ``tests/test_formats.py`` holds what
 each error must say (file, row or line, field). Rebuild with
-``.venv/bin/python tests/malformed_formats/make_cases.py``.
+``.venv/bin/python tests/malformed_formats/make_formats_cases.py``.
 """
 
 from __future__ import annotations

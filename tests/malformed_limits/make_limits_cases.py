@@ -3,7 +3,7 @@
 Each file is a few KB on disk and decodes to hundreds of MB or more (dictionary encoding, shared
 prefixes, compressed zeros, sparse JSON keys, nearly empty CSV cells), or has more rows or
 columns than a limit allows. ``tests/test_readers_limits.py`` holds what each refusal must say.
-Rebuild with ``.venv/bin/python tests/malformed_limits/make_cases.py``.
+Rebuild with ``.venv/bin/python tests/malformed_limits/make_limits_cases.py``.
 """
 
 from __future__ import annotations
