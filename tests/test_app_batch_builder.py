@@ -128,7 +128,7 @@ def test_impossible_requests_say_why_and_store_nothing(
     at = _builder(tmp_path, monkeypatch)
     for key, value in widgets.items():
         candidates = at.get("selectbox") + at.get("number_input") + at.get("text_input")
-        [w for w in candidates if w.key == f"builder_{key}"][0].set_value(value).run()
+        next(w for w in candidates if w.key == f"builder_{key}").set_value(value).run()
     at.button(key="builder_propose").click().run()
     assert not at.exception
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
