@@ -90,7 +90,7 @@ def pick_on_spark(
     )
     frame = found.frame.reset_index(drop=True)
     options = method_options_from_args(args)
-    options.pop("candidates")
+    options["candidates"] = len(frame)  # the engine's candidates are the ones to choose among
     pick = pick_batch(
         None,
         found.embedding,

@@ -54,7 +54,7 @@ from labelnext.ledger.inputs import (
     row_records,
 )
 from labelnext.ledger.results import ActionResult, BatchInfo, RunLike, SubmitResult
-from labelnext.ledger.schema import MIGRATIONS_DIR, SCHEMA_HEAD, batch_rows, batches, model_runs
+from labelnext.ledger.schema import MIGRATIONS_DIR, SCHEMA_HEAD, batches, model_runs
 from labelnext.ledger.schema import projects as projects_table
 from labelnext.ledger.testing import hold_before_commit
 
