@@ -73,7 +73,9 @@ def full_order(
 ) -> NDArray[np.int64]:
     """Every row, most uncertain first, ties by ``data_row_id``; read-only."""
     out = np.array(
-        select.order(scores(run_hash, scoring_key, _run, _scoring), _run.ids, id_rank=_run.id_rank),
+        select.order(
+            scores(run_hash, scoring_key, _run, _scoring), _run.ids_arrow, id_rank=_run.id_rank
+        ),
         dtype=np.int64,
     )
     out.flags.writeable = False

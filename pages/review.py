@@ -165,7 +165,7 @@ ss["review_topn"] = min(int(ss["review_topn"]), max(1, len(view)))
 n_pages = view.n_pages(page_size)
 ss["review_page"] = views.clamp_page(ss["review_page"], n_pages)
 page_rows = view.page(ss["review_page"], page_size)
-page_ids = [str(x) for x in run.ids[page_rows]]
+page_ids = run.ids_of(page_rows)
 chosen = session.selection()
 
 # -- bulk actions ------------------------------------------------------------------------------
