@@ -183,8 +183,8 @@ def bench_memory(folder: Path) -> list[str]:
         "and paths | ratio to probs + Python strings (the old budget) |",
         "|---|---:|---:|---:|",
         f"| float32 probabilities | {m['probs'] / mib:,.0f} | | |",
-        f"| id and image path strings as Arrow (what the run holds) | {m['arrow'] / mib:,.0f} | | |",
-        f"| the same as Python objects (what the run held before) | {m['strings'] / mib:,.0f} | | |",
+        f"| ids and image paths as Arrow (what the run holds) | {m['arrow'] / mib:,.0f} | | |",
+        f"| the same as Python strings (held before) | {m['strings'] / mib:,.0f} | | |",
         f"| peak RSS of the process (VmHWM) | {m['peak'] / mib:,.0f} | {m['peak'] / budget:.2f} | "
         f"{m['peak'] / old_budget:.2f} |",
         f"| RSS after loading (VmRSS) | {m['now'] / mib:,.0f} | {m['now'] / budget:.2f} | "

@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -171,6 +172,7 @@ def build_view(
     flt: Filter | None = None,
     *,
     full_order: NDArray[np.int64] | None = None,
+    class_order: Callable[[int], NDArray[np.int64] | None] | None = None,
 ) -> View:
     """Filter and order a run's rows, most uncertain first.
 
@@ -186,6 +188,10 @@ def build_view(
     full_order : ndarray of int64, shape (n_rows,), optional
         ``select.order(scores, run.ids)`` computed earlier (the dashboard caches it per run and
         strategy), so that a filter change costs one mask instead of a sort.
+    class_order : callable, optional
+        Class index -> the rows predicted as that class in ``full_order``'s order
+        (:meth:`labelnext.ordercache.ScoredOrder.class_order`). A filter on one class of a
+        classification run then starts from that slice instead of a mask over every row.
 
     Returns
     -------
@@ -206,9 +212,27 @@ def build_view(
         raise ValueError(f"full_order must have shape ({run.n_rows},), got {full_order.shape}")
     kept = full_order
     if flt is not None:
-        mask = select.filter_mask(run, scores, flt)
-        kept = full_order[mask[full_order]]
+        start = _one_class_rows(run, flt, class_order)
+        if start is not None:
+            rest = dataclasses.replace(flt, classes=())
+            if rest == Filter():
+                kept = start
+            else:
+                kept = start[select.filter_mask(run, scores, rest)[start]]
+        else:
+            mask = select.filter_mask(run, scores, flt)
+            kept = full_order[mask[full_order]]
     return View(order=kept, ids=run.ids_arrow, n_pool=run.n_rows, find_row=run.find_row)
+
+
+def _one_class_rows(
+    run: ModelRun, flt: Filter, class_order: Callable[[int], NDArray[np.int64] | None] | None
+) -> NDArray[np.int64] | None:
+    """The precomputed rows of the filter's one class, when there are some to start from."""
+    if class_order is None or len(flt.classes) != 1 or run.task != "classification":
+        return None
+    (index,) = run.class_indices(flt.classes, error=SelectionError)
+    return class_order(index)
 
 
 def selection_frame(

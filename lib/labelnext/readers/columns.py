@@ -447,7 +447,8 @@ def _may_leave(text: pa.Array) -> bool:
     dots = raw == ord(".")
     if bool(np.any(dots[1:] & dots[:-1])):
         return True
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[text.offset : text.offset + len(text) + 1]
+    every = np.frombuffer(offsets_buffer, dtype=np.int32)
+    offsets = every[text.offset : text.offset + len(text) + 1]
     starts = offsets[:-1][offsets[1:] > offsets[:-1]]
     first = raw[starts]
     return bool(np.any((first == ord("/")) | (first == ord("~"))))
