@@ -118,6 +118,8 @@ export default function (component) {
   function openAt(i) {
     if (i >= 0 && i < nodes.length) setTriggerValue("open", String(state.cards[i].id));
   }
+  // listeners are added once per root; they call this render's functions through `state`
+  state.api = { focusCard, pickAt, openAt };
   nodes.forEach((_, i) => show(i));
   focusCard(Math.min(state.focus, Math.max(0, nodes.length - 1)), hadFocus);
 
@@ -128,22 +130,32 @@ export default function (component) {
       const cell = event.target.closest(".ln-card");
       if (!cell) return;
       const i = Number(cell.getAttribute("data-index"));
-      focusCard(i, false);
+      state.api.focusCard(i, false);
       if (event.target.closest(".ln-open")) {
-        openAt(i);
+        state.api.openAt(i);
         return;
       }
       if (event.target.closest("label, input")) {
         state.shift = event.shiftKey; // the checkbox's change event follows
         return;
       }
-      pickAt(i, event.shiftKey);
+      state.api.pickAt(i, event.shiftKey);
+    });
+    root.addEventListener("focusin", (event) => {
+      const cell = event.target.closest(".ln-card");
+      if (!cell) return;
+      const i = Number(cell.getAttribute("data-index"));
+      if (i !== state.focus) state.nodes.forEach((n, j) => {
+        n.cell.tabIndex = j === i ? 0 : -1;
+        n.cell.classList.toggle("ln-focus", j === i);
+      });
+      state.focus = i;
     });
     root.addEventListener("change", (event) => {
       const cell = event.target.closest(".ln-card");
       if (!cell || event.target.type !== "checkbox") return;
       const i = Number(cell.getAttribute("data-index"));
-      pickAt(i, state.shift, event.target.checked);
+      state.api.pickAt(i, state.shift, event.target.checked);
       state.shift = false;
     });
     root.addEventListener("keydown", (event) => {
@@ -153,13 +165,13 @@ export default function (component) {
       const moves = { j: 1, ArrowRight: 1, k: -1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns };
       if (key in moves) {
         event.preventDefault();
-        focusCard(state.focus + moves[key], true);
+        state.api.focusCard(state.focus + moves[key], true);
       } else if (key === "x" || key === "X" || (key === " " && event.target.type !== "checkbox")) {
         event.preventDefault();
-        pickAt(state.focus, event.shiftKey);
+        state.api.pickAt(state.focus, event.shiftKey);
       } else if (key === "o" || (key === "Enter" && !event.target.closest("button"))) {
         event.preventDefault();
-        openAt(state.focus);
+        state.api.openAt(state.focus);
       }
     });
   }
