@@ -76,7 +76,7 @@ def card_data(
                 "alt": f"Thumbnail of {rid}",
                 "aria": f"{rid}: {label}, confidence {confidence}, rank {first_rank + pos + 1}",
                 "picked": rid in picked,
-                "badge": "queued in another project" if rid in elsewhere else "",
+                "badge": "in another project" if rid in elsewhere else "",
             }
         )
     return out

@@ -123,7 +123,7 @@ with st.container(border=True):
         )
         if queue.projects:
             st.checkbox(
-                "Hide rows of other projects",
+                "Hide other projects",
                 key="review_hide_elsewhere",
                 on_change=actions.first_page,
                 help="Rows queued or labeled in another project are shown with a badge; tick "
@@ -344,7 +344,7 @@ for start in range(0, len(page_ids), columns):
                 f"#{first_rank + pos + 1}"
             )
             if rid in elsewhere:
-                st.caption("queued in another project")
+                st.caption("in another project")
             left, right = st.columns([3, 2], vertical_alignment="center", gap="small")
             left.checkbox("Pick", key=f"review_pick_{rid}", on_change=actions.pick, args=(rid,))
             if right.button(

@@ -154,9 +154,9 @@ def test_rows_of_another_project_carry_a_badge_and_can_be_hidden(
 
     page = grid_page
     for rid in order[3:5]:
-        expect(_card(page, rid).locator(".ln-badge")).to_have_text("queued in another project")
+        expect(_card(page, rid).locator(".ln-badge")).to_have_text("in another project")
     assert page.locator(".ln-badge").count() == 2
-    page.get_by_text("Hide rows of other projects").click()
+    page.get_by_text("Hide other projects").click()
     expect(_card(page, order[3])).to_have_count(0, timeout=30_000)
     settle(page)
     shown = _shown(page)
