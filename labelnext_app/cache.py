@@ -65,7 +65,7 @@ def scored(
     computed them before (a restart reopens a known run without scoring or sorting it), else
     computed and stored there. ``scoring_key`` is ``_scoring``'s parameters as stable text.
     """
-    return scored_order(_run, _scoring, order_cache())
+    return scored_order(_run, _scoring, order_cache(), store_in_background=True)
 
 
 def scores(

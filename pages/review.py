@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -281,7 +282,7 @@ if len(view) == 0:
     st.stop()
 
 # -- the grid ----------------------------------------------------------------------------------
-thumbs: list[object] = []
+thumbs: list[Path | str] = []
 progress = None
 started = time.perf_counter()
 for done, row in enumerate(page_rows.tolist()):

@@ -133,3 +133,15 @@ def test_without_a_cache_nothing_is_stored(run_folder: Path, tmp_path: Path) -> 
     run = load_run(run_folder)
     held = scored_order(run, Scoring(), None)
     assert not held.from_disk and not (tmp_path / "home").exists()
+
+
+def test_stored_in_background_the_next_open_finds_it(run_folder: Path, cache: DiskCache) -> None:
+    import threading
+
+    run = load_run(run_folder)
+    first = scored_order(run, Scoring(), cache, store_in_background=True)
+    assert not first.from_disk
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and thread.daemon:
+            thread.join(timeout=10)
+    assert scored_order(run, Scoring(), cache).from_disk

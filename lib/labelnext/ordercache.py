@@ -24,13 +24,15 @@ Key and trust
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -105,7 +107,13 @@ def cache_key(run: ModelRun, scoring: Scoring) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def scored_order(run: ModelRun, scoring: Scoring, cache: DiskCache | None = None) -> ScoredOrder:
+def scored_order(
+    run: ModelRun,
+    scoring: Scoring,
+    cache: DiskCache | None = None,
+    *,
+    store_in_background: bool = False,
+) -> ScoredOrder:
     """The run's scores and orders under ``scoring``: from ``cache`` if it holds a sound copy,
     else computed (and stored there).
 
@@ -115,6 +123,10 @@ def scored_order(run: ModelRun, scoring: Scoring, cache: DiskCache | None = None
     scoring : Scoring
     cache : DiskCache, optional
         Where the arrays are kept; None computes them and stores nothing.
+    store_in_background : bool, default False
+        Write the new files on a thread, so the caller (a page waiting for its first grid) does
+        not wait for the disk; the manifest still goes last, so a process reading meanwhile sees
+        no entry rather than half of one.
 
     Returns
     -------
@@ -128,8 +140,19 @@ def scored_order(run: ModelRun, scoring: Scoring, cache: DiskCache | None = None
             return held
     computed = _compute(run, scoring)
     if cache is not None:
-        _store(cache, key, computed)
+        if store_in_background:
+            threading.Thread(
+                target=_store_quietly, args=(cache, key, computed), daemon=True
+            ).start()
+        else:
+            _store(cache, key, computed)
     return computed
+
+
+def _store_quietly(cache: DiskCache, key: str, held: ScoredOrder) -> None:
+    # a full disk or a removed folder costs the next process a recomputation, nothing else
+    with contextlib.suppress(OSError):
+        _store(cache, key, held)
 
 
 def _compute(run: ModelRun, scoring: Scoring) -> ScoredOrder:
@@ -160,10 +183,16 @@ def _store(cache: DiskCache, key: str, held: ScoredOrder) -> None:
         manifest["arrays"][name] = {
             "shape": list(array.shape),
             "dtype": array.dtype.str,
-            "crc32": zlib.crc32(memoryview(array).cast("B")),
+            "crc32": _crc32(array),
         }
     # written last: arrays without a manifest (a writer that died midway) are never trusted
     cache.put_bytes(f"{key}|manifest", json.dumps(manifest).encode("utf-8"), suffix=".json")
+
+
+def _crc32(array: NDArray[Any]) -> int:
+    """CRC-32 of the array's bytes, read in place (a memory map is not copied)."""
+    raw: Any = np.ascontiguousarray(array).view(np.uint8)
+    return zlib.crc32(raw)
 
 
 def _open(cache: DiskCache, key: str, n_rows: int) -> ScoredOrder | None:
@@ -181,11 +210,11 @@ def _open(cache: DiskCache, key: str, n_rows: int) -> ScoredOrder | None:
             file = cache.get(f"{key}|{name}", suffix=".npy")
             if file is None:
                 return None
-            mapped = "r" if int(np.prod(expected["shape"])) else None  # nothing to map
+            mapped: Literal["r"] | None = "r" if int(np.prod(expected["shape"])) else None
             array = np.load(file, mmap_mode=mapped, allow_pickle=False)
             if list(array.shape) != expected["shape"] or array.dtype.str != expected["dtype"]:
                 return None
-            if zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B")) != expected["crc32"]:
+            if _crc32(array) != expected["crc32"]:
                 return None
             # a plain ndarray over the same pages (np.memmap leaks its type into every result)
             arrays[name] = array.view(np.ndarray) if isinstance(array, np.memmap) else array

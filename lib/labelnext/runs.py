@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -106,7 +106,10 @@ class ModelRun:
     classes: tuple[str, ...]
     #: Every row's ``data_row_id``: an object array of str when read (set from Arrow or any
     #: sequence; :attr:`ids_arrow` is the same column without Python strings).
-    ids: NDArray[np.object_] = _StringColumn(optional=False)  # type: ignore[assignment]
+    if TYPE_CHECKING:  # the type checker sees a plain required field
+        ids: NDArray[np.object_]
+    else:
+        ids: NDArray[np.object_] = _StringColumn(optional=False)
     probabilities: NDArray[np.float32] | None
     metadata: pd.DataFrame
     source: str
@@ -114,7 +117,10 @@ class ModelRun:
     model: str | None = None
     version: str | None = None
     created: str | None = None
-    images: NDArray[np.object_] | None = _StringColumn(optional=True)  # type: ignore[assignment]
+    if TYPE_CHECKING:
+        images: NDArray[np.object_] | None = None
+    else:
+        images: NDArray[np.object_] | None = _StringColumn(optional=True)
     top1_labels: NDArray[np.object_] | None = None
     top1_confidence: NDArray[np.float32] | None = None
     embedding: NDArray[np.float32] | None = None
