@@ -21,8 +21,9 @@ import numpy as np
 import streamlit as st
 from numpy.typing import NDArray
 
-from labelnext import scoring, select
+from labelnext import scoring
 from labelnext.config import settings
+from labelnext.ordercache import ScoredOrder, order_cache, scored_order
 from labelnext.paths import allowed_roots
 from labelnext.readers import Limits, load_run
 from labelnext.runs import ModelRun
@@ -55,29 +56,30 @@ def run_from_upload(digest: str, filename: str, _data: bytes) -> ModelRun:
 
 
 @st.cache_resource(max_entries=8 * _MAX_RUNS, show_spinner=False)
+def scored(
+    run_hash: str, scoring_key: str, _run: ModelRun, _scoring: scoring.Scoring
+) -> ScoredOrder:
+    """The run's scores, order and per-class orders under a Scoring, read-only.
+
+    Opened memory-mapped from ``$LABELNEXT_HOME/orders`` when this or another process has
+    computed them before (a restart reopens a known run without scoring or sorting it), else
+    computed and stored there. ``scoring_key`` is ``_scoring``'s parameters as stable text.
+    """
+    return scored_order(_run, _scoring, order_cache(), store_in_background=True)
+
+
 def scores(
     run_hash: str, scoring_key: str, _run: ModelRun, _scoring: scoring.Scoring
 ) -> NDArray[np.float64]:
-    """Uncertainty of every row (higher = more uncertain = label first), read-only.
-
-    ``scoring_key`` is ``_scoring``'s parameters as stable text; it, not the object, is hashed.
-    """
-    out = np.array(scoring.run_scores(_run, _scoring), dtype=np.float64)
-    out.flags.writeable = False
-    return out
+    """Uncertainty of every row (higher = more uncertain = label first), read-only."""
+    return scored(run_hash, scoring_key, _run, _scoring).scores
 
 
-@st.cache_resource(max_entries=8 * _MAX_RUNS, show_spinner=False)
 def full_order(
     run_hash: str, scoring_key: str, _run: ModelRun, _scoring: scoring.Scoring
 ) -> NDArray[np.int64]:
     """Every row, most uncertain first, ties by ``data_row_id``; read-only."""
-    out = np.array(
-        select.order(scores(run_hash, scoring_key, _run, _scoring), _run.ids, id_rank=_run.id_rank),
-        dtype=np.int64,
-    )
-    out.flags.writeable = False
-    return out
+    return scored(run_hash, scoring_key, _run, _scoring).order
 
 
 @st.cache_resource(show_spinner=False)
@@ -109,13 +111,18 @@ EXCLUDED_TTL_S = 10
 
 
 @st.cache_resource(ttl=EXCLUDED_TTL_S, show_spinner=False)
-def _excluded_ids(db_url: str | None, home: str, project: str) -> frozenset[str]:
+def _excluded_ids(db_url: str | None, home: str, project: str | None) -> frozenset[str]:
     return frozenset(_ledger(db_url, home).excluded_ids(project))
 
 
 def excluded_ids(project: str) -> frozenset[str]:
     """Rows in an open batch of ``project`` or labeled in it (cached for a few seconds)."""
     return _excluded_ids(*_ledger_key(), project)
+
+
+def excluded_anywhere() -> frozenset[str]:
+    """Rows in an open batch of any project or labeled in any (cached for a few seconds)."""
+    return _excluded_ids(*_ledger_key(), None)
 
 
 @st.cache_resource(ttl=EXCLUDED_TTL_S, show_spinner=False)
@@ -169,8 +176,7 @@ def clear_all() -> None:
     for fn in (
         run_from_path,
         run_from_upload,
-        scores,
-        full_order,
+        scored,
         _ledger,
         _excluded_ids,
         _projects,

@@ -7,6 +7,7 @@ are listed in :data:`PERSISTENT_WIDGET_KEYS` and kept alive by :func:`keep_widge
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ PERSISTENT_WIDGET_KEYS = (
     "review_conf",
     "review_meta_col",
     "review_hide_queued",
+    "review_hide_elsewhere",
     "review_page_size",
     "review_page",
     "review_topn",
@@ -76,6 +78,14 @@ class Queue:
     projects: tuple[str, ...]
     excluded: frozenset[str]
     unavailable: str | None = None
+    #: Rows queued or labeled in any project (``excluded`` is a part of it).
+    anywhere: frozenset[str] = frozenset()
+
+    def elsewhere(self, data_row_ids: Iterable[str]) -> frozenset[str]:
+        """Those of ``data_row_ids`` queued or labeled in another project, not the chosen one."""
+        return frozenset(
+            rid for rid in data_row_ids if rid in self.anywhere and rid not in self.excluded
+        )
 
 
 def queue() -> Queue:
@@ -86,10 +96,11 @@ def queue() -> Queue:
         names, last = cache.projects()
         project = chosen or last
         excluded = cache.excluded_ids(project) if project is not None else frozenset()
+        anywhere = cache.excluded_anywhere() if names else frozenset()
     except LedgerError as exc:
         return Queue(chosen, (), frozenset(), str(exc))
     listed = tuple(names) + ((project,) if project is not None and project not in names else ())
-    return Queue(project, listed, excluded)
+    return Queue(project, listed, excluded, anywhere=anywhere)
 
 
 def queue_project() -> str | None:
@@ -135,6 +146,12 @@ def review_filter(run: ModelRun, *, map_rows: bool = True) -> Filter:
         elif f"review_meta_eq_{column}" in ss:
             equals = ((column, ss[f"review_meta_eq_{column}"]),)
     exclude = excluded_ids() if ss.get("review_hide_queued", True) else frozenset()
+    if ss.get("review_hide_elsewhere", False):
+        # every project's rows (a cached set: its mask is kept by identity)
+        state = queue()
+        if state.unavailable is not None:
+            raise LedgerError(state.unavailable)
+        exclude = state.anywhere if exclude else state.anywhere - state.excluded
     only = ss.get("review_only_ids") if map_rows else None
     return Filter(
         classes=classes,

@@ -16,12 +16,14 @@ from numpy.typing import NDArray
 
 from labelnext import view as views
 
-from . import review, runs, scoring_state, session
+from . import grid, review, runs, scoring_state, session
 
 __all__ = [
     "choose_project",
     "clear_map_rows",
     "first_page",
+    "grid_open",
+    "grid_toggle",
     "invert_page",
     "pick",
     "select_page",
@@ -60,6 +62,26 @@ def pick(data_row_id: str) -> None:
         session.set_selection(chosen - {data_row_id})
 
 
+def grid_toggle() -> None:
+    """The grid sent one pick action: ``{"ids": [...], "picked": bool}`` for ids on its page."""
+    result = st.session_state.get(grid.GRID_KEY) or {}
+    payload = result.get("toggle") if hasattr(result, "get") else None
+    if not isinstance(payload, dict) or not isinstance(payload.get("ids"), list):
+        return
+    shown = set(st.session_state.get(grid.PAGE_IDS_KEY, ()))
+    ids = frozenset(str(i) for i in payload["ids"] if str(i) in shown)
+    chosen = session.selection()
+    session.set_selection(chosen | ids if payload.get("picked") else chosen - ids)
+
+
+def grid_open() -> None:
+    """The grid asked to open a card: remembered for the page to switch to Detail."""
+    result = st.session_state.get(grid.GRID_KEY) or {}
+    target = result.get("open") if hasattr(result, "get") else None
+    if isinstance(target, str) and target in set(st.session_state.get(grid.PAGE_IDS_KEY, ())):
+        st.session_state["review_open_row"] = target
+
+
 def select_page(page_ids: list[str]) -> None:
     session.set_selection(views.select_page(session.selection(), page_ids))
 
@@ -76,7 +98,9 @@ def _current_view() -> tuple[views.View, NDArray[np.float64]] | None:
     scoring = scoring_state.current_scoring(run)
     scores = scoring_state.run_scores(run, scoring)
     order = scoring_state.run_order(run, scoring)
-    return views.build_view(run, scores, review.review_filter(run), full_order=order), scores
+    class_order = scoring_state.run_class_order(run, scoring)
+    flt = review.review_filter(run)
+    return views.build_view(run, scores, flt, full_order=order, class_order=class_order), scores
 
 
 def select_top() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -29,6 +30,7 @@ __all__ = [
     "describe_scoring",
     "fit_scoring",
     "row_scores",
+    "run_class_order",
     "run_order",
     "run_scores",
     "scoring_key",
@@ -116,6 +118,11 @@ def run_scores(run: ModelRun, scoring: Scoring) -> NDArray[np.float64]:
 def run_order(run: ModelRun, scoring: Scoring) -> NDArray[np.int64]:
     """Cached order of every row, most uncertain first."""
     return cache.full_order(run.content_hash, scoring_key(scoring), run, scoring)
+
+
+def run_class_order(run: ModelRun, scoring: Scoring) -> Callable[[int], NDArray[np.int64] | None]:
+    """Class index -> the cached rows of that predicted class, most uncertain first."""
+    return cache.scored(run.content_hash, scoring_key(scoring), run, scoring).class_order
 
 
 def row_scores(run: ModelRun, row: int, scoring: Scoring) -> dict[str, float]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from labelnext import view as views
+from labelnext.config import settings
 from labelnext.errors import LabelnextError, LedgerError
-from labelnext_app import cache, review, runs, safe_text, scoring_state, session, ui
+from labelnext_app import cache, grid, review, runs, safe_text, scoring_state, session, ui
 from labelnext_app import review_actions as actions
 
 ui.ensure_entry_point()
@@ -40,6 +42,7 @@ ss.setdefault("review_classes", [])
 ss.setdefault("review_conf", (0.0, 1.0))
 ss.setdefault("review_meta_col", "(none)")
 ss.setdefault("review_hide_queued", True)
+ss.setdefault("review_hide_elsewhere", False)
 ss.setdefault("review_page_size", views.PAGE_SIZES[0])
 ss.setdefault("review_page", 1)
 ss.setdefault("review_topn", 10)
@@ -119,6 +122,14 @@ with st.container(border=True):
             on_change=actions.first_page,
             help="Rows queued, exported or labeled in the chosen project are left out.",
         )
+        if queue.projects:
+            st.checkbox(
+                "Hide other projects",
+                key="review_hide_elsewhere",
+                on_change=actions.first_page,
+                help="Rows queued or labeled in another project are shown with a badge; tick "
+                "to leave them out too.",
+            )
     if detection:
         t1, t2 = st.columns([3, 6], vertical_alignment="bottom")
         t1.slider(
@@ -155,7 +166,13 @@ except LedgerError as exc:
     st.button("Retry", key="review_retry", icon=":material/refresh:")
     st.stop()
 try:
-    view = views.build_view(run, scores, flt, full_order=scoring_state.run_order(run, scoring))
+    view = views.build_view(
+        run,
+        scores,
+        flt,
+        full_order=scoring_state.run_order(run, scoring),
+        class_order=scoring_state.run_class_order(run, scoring),
+    )
 except LabelnextError as exc:
     ui.show_error(exc)
     st.stop()
@@ -165,7 +182,7 @@ ss["review_topn"] = min(int(ss["review_topn"]), max(1, len(view)))
 n_pages = view.n_pages(page_size)
 ss["review_page"] = views.clamp_page(ss["review_page"], n_pages)
 page_rows = view.page(ss["review_page"], page_size)
-page_ids = [str(x) for x in run.ids[page_rows]]
+page_ids = run.ids_of(page_rows)
 chosen = session.selection()
 
 # -- bulk actions ------------------------------------------------------------------------------
@@ -265,7 +282,7 @@ if len(view) == 0:
     st.stop()
 
 # -- the grid ----------------------------------------------------------------------------------
-thumbs: list[object] = []
+thumbs: list[Path | str] = []
 progress = None
 started = time.perf_counter()
 for done, row in enumerate(page_rows.tolist()):
@@ -277,14 +294,43 @@ for done, row in enumerate(page_rows.tolist()):
 if progress is not None:
     progress.empty()
 
+run_key = str(ss.get(session.RUN_KEY) or "")
+first_rank = (ss["review_page"] - 1) * page_size
+columns = DETECTION_GRID_COLUMNS if detection else GRID_COLUMNS
+elsewhere = queue.elsewhere(page_ids)
+
+if settings().review_grid == "component":
+    # one component for the page: the browser draws 48 cards in milliseconds
+    cards = grid.card_data(
+        run,
+        page_rows,
+        page_ids,
+        thumbs=thumbs,
+        scores=scores,
+        first_rank=first_rank,
+        chosen=chosen,
+        elsewhere=elsewhere,
+    )
+    grid.draw_grid(
+        cards,
+        columns=columns,
+        page_key=f"{run_key}|{ss['review_page']}|{page_size}|{len(view)}",
+        on_toggle=actions.grid_toggle,
+        on_open=actions.grid_open,
+    )
+    st.caption(
+        "Keys: j / k or arrows move, x or space picks, o or Enter opens; shift-click picks a range."
+    )
+    target = ss.pop("review_open_row", None)
+    if target is not None:
+        st.switch_page("pages/detail.py", query_params={"run": run_key, "row": target})
+    st.stop()
+
 labels = run.predicted_labels[page_rows]
 for rid in page_ids:
     ss[f"review_pick_{rid}"] = rid in chosen
 ui.highlight_cards(rid for rid in page_ids if rid in chosen)
 
-run_key = str(ss.get(session.RUN_KEY) or "")
-first_rank = (ss["review_page"] - 1) * page_size
-columns = DETECTION_GRID_COLUMNS if detection else GRID_COLUMNS
 for start in range(0, len(page_ids), columns):
     cells = st.columns(columns)
     for offset in range(min(columns, len(page_ids) - start)):
@@ -298,6 +344,8 @@ for start in range(0, len(page_ids), columns):
                 f"**{safe_text.md(labels[pos])}** · {1.0 - scores[row]:.2f} · "
                 f"#{first_rank + pos + 1}"
             )
+            if rid in elsewhere:
+                st.caption("in another project")
             left, right = st.columns([3, 2], vertical_alignment="center", gap="small")
             left.checkbox("Pick", key=f"review_pick_{rid}", on_change=actions.pick, args=(rid,))
             if right.button(

@@ -119,7 +119,7 @@ def test_review_journey(page, app_server: StreamlitServer) -> None:  # type: ign
     settle(page)
     assert selected_count(page) == "0"
     # 7. it is in the history
-    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()  # history, actions
     expect(page.locator(".st-key-batch_export_pick input")).to_have_value(re.compile(r"^#\d+ · "))
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "batch.png"))

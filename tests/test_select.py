@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from labelnext.errors import EmptyPoolError, SelectionError
 from labelnext.readers import load_run
-from labelnext.select import Filter, filter_mask, order, ranked, top_k
+from labelnext.select import Filter, descending_stable, filter_mask, order, ranked, top_k
 
 
 def test_order_is_most_uncertain_first_with_ties_by_id() -> None:
@@ -149,3 +149,52 @@ def test_only_ids_keeps_just_those_rows() -> None:
     assert set(table["data_row_id"]) == {run.ids[3], run.ids[40]}
     with pytest.raises(EmptyPoolError):
         ranked(run, "margin", flt=Filter(only_ids=frozenset()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.sampled_from([0.0, -0.0, 0.25, 0.5, 1.0]),
+            st.floats(0.0, 1.0, width=32),
+            st.floats(0.0, 1e-300),
+            st.floats(-1.0, 1.0),
+        ),
+        min_size=0,
+        max_size=300,
+    ),
+)
+def test_descending_stable_is_the_stable_argsort(values: list[float]) -> None:
+    # the integer-key sort and its exact repair of near-equal values give the same permutation
+    x = np.array(values, dtype=np.float64)
+    assert descending_stable(x).tolist() == np.argsort(-x, kind="stable").tolist()
+
+
+def test_descending_stable_repairs_values_that_differ_only_in_low_bits() -> None:
+    base = np.float64(0.5)
+    x = np.array([base + i * np.finfo(np.float64).eps for i in (0, 3, 1, 2, 3, 0)])
+    assert descending_stable(x).tolist() == np.argsort(-x, kind="stable").tolist()
+
+
+def test_load_keeps_ids_and_image_paths_in_arrow_until_a_page_needs_them(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "data_row_id,image,prob_a,prob_b\nb,b.png,0.5,0.5\nc,c.png,0.1,0.9\né,a.png,0.3,0.7\n"
+    )
+    run = load_run(path)
+    table = ranked(run, "least_confidence", k=2)
+    assert table["data_row_id"].tolist() == ["b", "é"]
+    assert table["image"].tolist() == ["b.png", "a.png"]
+    # no Python string per row was made, and no hash index: lookups are a binary search
+    assert "_ids_objects" not in run.__dict__ and "_images_objects" not in run.__dict__
+    assert run.find_row("é") == 2 and run.find_row("c") == 1 and run.find_row("zz") is None
+    assert run.row_index("b") == 0 and "id_index" not in run.__dict__
+    assert run.ids.tolist() == ["b", "c", "é"]  # the numpy view is still there on demand
+    assert run.images is not None and run.images.tolist() == ["b.png", "c.png", "a.png"]
+
+
+def test_a_file_in_id_order_needs_no_id_sort(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("data_row_id,prob_a,prob_b\na,0.5,0.5\nb,0.1,0.9\nc,0.3,0.7\n")
+    run = load_run(path)
+    assert run.id_rank.tolist() == [0, 1, 2] and run.by_id.tolist() == [0, 1, 2]

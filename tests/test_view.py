@@ -139,7 +139,9 @@ def test_positions_pages_and_neighbours(view: View) -> None:
 def test_lookups_by_id_use_the_run_index_not_the_id_strings(
     view: View, run: ModelRun, scores: np.ndarray
 ) -> None:
-    assert view.id_index is run.id_index
+    # a binary search over the run's sorted ids: no hash index, no id string per row
+    assert view.find_row == run.find_row and view.id_index is None
+    assert "id_index" not in run.__dict__
     plain = View(order=view.order, ids=view.ids)  # no index: the slow path, same answers
     filtered = build_view(run, scores, Filter(classes=("cat",)))
     for rid in [*run.ids.tolist(), "nope"]:

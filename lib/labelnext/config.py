@@ -19,6 +19,8 @@ variable                           meaning                                      
 ``LABELNEXT_MAX_RUN_COLUMNS``      most columns a predictions file may have             10,000
 ``LABELNEXT_MAX_RUN_MB``           most bytes, in MB, a run may decode to in memory     8,192
                                    (decompressed and dictionary-expanded)
+``LABELNEXT_REVIEW_GRID``          the Review grid: ``component`` (one browser          widgets
+                                   component) or ``widgets`` (a widget per card)
 =================================  ===================================================  ==========
 """
 
@@ -37,6 +39,8 @@ DEFAULT_THUMB_CACHE_MB = 512.0
 DEFAULT_MAX_RUN_ROWS = 20_000_000
 DEFAULT_MAX_RUN_COLUMNS = 10_000
 DEFAULT_MAX_RUN_MB = 8_192.0
+DEFAULT_REVIEW_GRID = "widgets"
+REVIEW_GRIDS = ("component", "widgets")
 #: Test hook: the ledger pauses inside a submit's transaction (see labelnext.ledger.testing).
 HOLD_BEFORE_COMMIT_ENV = "LABELNEXT_TEST_HOLD_BEFORE_COMMIT"
 
@@ -64,6 +68,9 @@ class Settings:
         The most a run may decode to in memory, in MB (> 0).
     hold_before_commit : str or None
         A test hook's marker file (see :mod:`labelnext.ledger.testing`).
+    review_grid : str
+        ``"component"`` (the page's thumbnails in one browser component, keyboard and range
+        picks) or ``"widgets"`` (a Streamlit widget per card); anything else reads as widgets.
     """
 
     home: Path = Path(DEFAULT_HOME)
@@ -75,6 +82,7 @@ class Settings:
     max_run_columns: int = DEFAULT_MAX_RUN_COLUMNS
     max_run_mb: float = DEFAULT_MAX_RUN_MB
     hold_before_commit: str | None = None
+    review_grid: str = DEFAULT_REVIEW_GRID
 
     @property
     def uploads_dir(self) -> Path:
@@ -115,7 +123,13 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         max_run_mb=_positive(env.get("LABELNEXT_MAX_RUN_MB"), DEFAULT_MAX_RUN_MB),
         hold_before_commit=env.get(HOLD_BEFORE_COMMIT_ENV) or None,
+        review_grid=_choice(env.get("LABELNEXT_REVIEW_GRID"), REVIEW_GRIDS, DEFAULT_REVIEW_GRID),
     )
+
+
+def _choice(raw: str | None, allowed: tuple[str, ...], default: str) -> str:
+    value = (raw or "").strip().lower()
+    return value if value in allowed else default
 
 
 def _int(raw: str | None, default: int) -> int:

@@ -7,10 +7,12 @@ changes its arrays.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,69 @@ __all__ = ["TASKS", "ModelRun"]
 TASKS = ("classification", "multilabel", "detection")
 
 
+class _StringColumn:
+    """A run's column of strings (ids, image references), held as one Arrow string array.
+
+    A million ids as Python strings cost about 70 MB and 0.3 s to make; as Arrow, 20 MB and
+    nothing. The column is set from an Arrow array (what the readers pass) or from any
+    sequence (tests, the foreign readers); reading the attribute gives the object array that
+    code written for numpy expects, made on first use and kept. Code on the paths a page flip
+    or a first page takes reads ``<name>_arrow`` instead and turns only the rows it shows into
+    Python strings.
+    """
+
+    def __init__(self, *, optional: bool) -> None:
+        self.optional = optional
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.arrow_key = f"_{name}_arrow"
+        self.objects_key = f"_{name}_objects"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:  # the dataclass asks for the default
+            if self.optional:
+                return None
+            raise AttributeError(self.name)
+        held = obj.__dict__
+        objects = held.get(self.objects_key)
+        if objects is None:
+            arrow = held.get(self.arrow_key)
+            if arrow is None:
+                return None
+            objects = np.asarray(arrow.to_numpy(zero_copy_only=False), dtype=object)
+            objects.flags.writeable = False
+            held[self.objects_key] = objects
+        return objects
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        held = obj.__dict__
+        held.pop(self.objects_key, None)
+        held[self.arrow_key] = None
+        if value is None:
+            return
+        if isinstance(value, pa.ChunkedArray):
+            value = value.combine_chunks() if value.num_chunks != 1 else value.chunk(0)
+        if isinstance(value, pa.Array):
+            if not pa.types.is_string(value.type):
+                value = pc.cast(value, pa.string())
+            held[self.arrow_key] = value
+            return
+        objects = value if isinstance(value, np.ndarray) and value.dtype == object else None
+        held[self.objects_key] = (
+            objects if objects is not None else np.asarray(list(value), dtype=object)
+        )
+
+    def arrow(self, obj: Any) -> pa.Array | None:
+        """The column as Arrow (made from the object array when it was set from one)."""
+        held = obj.__dict__
+        arrow = held.get(self.arrow_key)
+        if arrow is None and held.get(self.objects_key) is not None:
+            arrow = pa.array(held[self.objects_key], type=pa.string())
+            held[self.arrow_key] = arrow
+        return arrow
+
+
 @dataclass(frozen=True, eq=False)
 class ModelRun:
     """One model version's predictions on a set of data rows, in canonical form.
@@ -39,7 +104,12 @@ class ModelRun:
     name: str
     task: str
     classes: tuple[str, ...]
-    ids: NDArray[np.object_]
+    #: Every row's ``data_row_id``: an object array of str when read (set from Arrow or any
+    #: sequence; :attr:`ids_arrow` is the same column without Python strings).
+    if TYPE_CHECKING:  # the type checker sees a plain required field
+        ids: NDArray[np.object_]
+    else:
+        ids: NDArray[np.object_] = _StringColumn(optional=False)
     probabilities: NDArray[np.float32] | None
     metadata: pd.DataFrame
     source: str
@@ -47,7 +117,10 @@ class ModelRun:
     model: str | None = None
     version: str | None = None
     created: str | None = None
-    images: NDArray[np.object_] | None = None
+    if TYPE_CHECKING:
+        images: NDArray[np.object_] | None = None
+    else:
+        images: NDArray[np.object_] | None = _StringColumn(optional=True)
     top1_labels: NDArray[np.object_] | None = None
     top1_confidence: NDArray[np.float32] | None = None
     embedding: NDArray[np.float32] | None = None
@@ -64,7 +137,30 @@ class ModelRun:
     @property
     def n_rows(self) -> int:
         """Number of data rows."""
-        return len(self.ids)
+        objects = self.__dict__.get("_ids_objects")
+        return len(objects) if objects is not None else len(self.ids_arrow)
+
+    @property
+    def ids_arrow(self) -> pa.Array:
+        """The ids as one Arrow string array (no Python string per row)."""
+        arrow = ModelRun.__dict__["ids"].arrow(self)
+        assert arrow is not None  # ids are required
+        return arrow
+
+    @property
+    def images_arrow(self) -> pa.Array | None:
+        """The image references as one Arrow string array, or None without an image column."""
+        return ModelRun.__dict__["images"].arrow(self)
+
+    def ids_of(self, rows: Sequence[int] | NDArray[np.integer[Any]]) -> list[str]:
+        """The ``data_row_id`` of each of ``rows`` (row positions), as Python strings.
+
+        Touches only those rows: what a page of 48 thumbnails needs from a million-row run.
+        """
+        positions = np.asarray(rows, dtype=np.int64)
+        if self.__dict__.get("_ids_objects") is not None:
+            return [str(x) for x in self.ids[positions]]
+        return [str(x) for x in self.ids_arrow.take(pa.array(positions)).to_pylist()]
 
     @property
     def top1_only(self) -> bool:
@@ -128,10 +224,38 @@ class ModelRun:
         """Position of each ``data_row_id`` in sorted id order; the tie-breaker of rankings."""
         if self.presorted_id_rank is not None:
             return self.presorted_id_rank
-        order = pc.sort_indices(pa.array(self.ids, type=pa.string())).to_numpy()
+        order = pc.sort_indices(self.ids_arrow).to_numpy()
         rank = np.empty(self.n_rows, dtype=np.int64)
         rank[order] = np.arange(self.n_rows, dtype=np.int64)
         return rank
+
+    @cached_property
+    def by_id(self) -> NDArray[np.int64]:
+        """Row positions in sorted ``data_row_id`` order (the inverse of :attr:`id_rank`)."""
+        rank = self.id_rank
+        if _is_identity(rank):
+            return rank
+        rows = np.empty(len(rank), dtype=np.int64)
+        rows[rank] = np.arange(len(rank), dtype=np.int64)
+        rows.flags.writeable = False
+        return rows
+
+    def find_row(self, data_row_id: str) -> int | None:
+        """Row position of ``data_row_id``, or None; a binary search over the sorted ids.
+
+        About 20 Arrow look-ups at a million rows, so a deep link or a detail view's
+        previous/next never builds the hash index (:attr:`id_index`, 0.2 s and 100 MB).
+        Arrow orders strings by their UTF-8 bytes, which is Python's code-point order.
+        """
+        if self.__dict__.get("id_index") is not None:  # already built: one hash look-up
+            position = self.id_index.get_indexer(pd.Index([data_row_id]))[0]
+            return None if position < 0 else int(position)
+        ids, rows = self.ids_arrow, self.by_id
+        sorted_ids = _SortedIds(ids, rows)
+        at = bisect.bisect_left(sorted_ids, data_row_id)
+        if at < len(rows) and sorted_ids[at] == data_row_id:
+            return int(rows[at])
+        return None
 
     @cached_property
     def id_index(self) -> pd.Index:
@@ -165,15 +289,10 @@ class ModelRun:
         LabelnextError
             If the run has no such data row.
         """
-        position = self.id_index.get_indexer(pd.Index([data_row_id]))[0]
-        if position < 0:
+        position = self.find_row(data_row_id)
+        if position is None:
             raise LabelnextError(f"Run '{self.name}' has no data row '{data_row_id}'.")
-        return int(position)
-
-    @cached_property
-    def ids_arrow(self) -> pa.Array:
-        """The ids as an Arrow string array (for set membership over every row)."""
-        return pa.array(self.ids, type=pa.string())
+        return position
 
     def mask_of(self, data_row_ids: Iterable[str]) -> NDArray[np.bool_]:
         """(n_rows,) bool: which rows' ids are in ``data_row_ids`` (unknown ids are ignored).
@@ -229,15 +348,37 @@ class ModelRun:
         PathNotAllowedError
             If the reference resolves outside the run's image root and the allowed roots.
         """
-        if self.images is None:
+        images = self.images_arrow
+        if images is None:
             return None
-        reference = self.images[i]
+        reference = images[int(i)].as_py()
         if reference is None or reference == "":
             return None
         reference = str(reference)
         if is_url(reference):
             return reference
         return resolve_image_path(reference, self.image_root, self.allowed_roots)
+
+
+class _SortedIds:
+    """The ids in sorted order, read one at a time (for :func:`bisect.bisect_left`)."""
+
+    def __init__(self, ids: pa.Array, rows: NDArray[np.int64]) -> None:
+        self.ids, self.rows = ids, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, at: int) -> str:
+        return str(self.ids[int(self.rows[at])].as_py())
+
+
+def _is_identity(rank: NDArray[np.int64]) -> bool:
+    """Whether ``rank`` is 0, 1, 2, ...: the file was in id order already."""
+    n = len(rank)
+    return n == 0 or (
+        int(rank[0]) == 0 and int(rank[-1]) == n - 1 and bool(np.all(np.diff(rank) == 1))
+    )
 
 
 def _joined(

@@ -23,13 +23,15 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from labelnext import select
@@ -66,20 +68,24 @@ class View:
     ----------
     order : ndarray of int64, shape (n_view,)
         Row indices into the run, most uncertain first.
-    ids : ndarray of object, shape (n_rows,)
-        Every ``data_row_id`` of the run (``ModelRun.ids``), indexed by row.
+    ids : ndarray of object or pyarrow.Array, shape (n_rows,)
+        Every ``data_row_id`` of the run, indexed by row (``ModelRun.ids_arrow`` from
+        :func:`build_view`: only the rows a page shows become Python strings).
     n_pool : int, optional
         Rows in the run before filtering; defaults to ``len(ids)``.
     id_index : pandas.Index, optional
         ``ModelRun.id_index`` (id -> row), so that finding a row by id is a hash lookup plus one
         integer comparison over the view instead of a string comparison over every row.
-        :func:`build_view` passes it.
+    find_row : callable, optional
+        ``ModelRun.find_row`` (id -> row or None, a binary search over the sorted ids), used
+        when there is no ``id_index``; :func:`build_view` passes it.
     """
 
     order: NDArray[np.int64]
-    ids: np.ndarray
+    ids: np.ndarray | pa.Array
     n_pool: int = -1
     id_index: pd.Index | None = field(default=None, repr=False, compare=False)
+    find_row: Callable[[str], int | None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", np.asarray(self.order, dtype=np.int64))
@@ -92,7 +98,13 @@ class View:
     @property
     def view_ids(self) -> np.ndarray:
         """The ``data_row_id`` of every row of the view, in view order."""
-        return self.ids[self.order]
+        return np.asarray(self.ids_at(self.order), dtype=object)
+
+    def ids_at(self, rows: NDArray[np.int64]) -> list[str]:
+        """The ``data_row_id`` of run rows ``rows`` as Python strings (only those rows)."""
+        if isinstance(self.ids, pa.Array):
+            return [str(x) for x in self.ids.take(pa.array(rows, type=pa.int64())).to_pylist()]
+        return [str(x) for x in self.ids[rows]]
 
     def n_pages(self, page_size: int) -> int:
         """Number of pages of ``page_size`` rows (at least 1, even for an empty view)."""
@@ -107,21 +119,25 @@ class View:
 
     def page_ids(self, page: int, page_size: int) -> list[str]:
         """The ``data_row_id`` values of 1-based ``page``, in view order."""
-        return [str(x) for x in self.ids[self.page(page, page_size)]]
+        return self.ids_at(self.page(page, page_size))
 
     def top_ids(self, n: int) -> list[str]:
         """The first ``n`` ids of the view (the ``n`` most uncertain rows that pass the filter)."""
         if n < 0:
             raise SelectionError(f"n must be >= 0, got {n}")
-        return [str(x) for x in self.ids[self.order[:n]]]
+        return self.ids_at(self.order[:n])
 
     def position(self, data_row_id: str) -> int | None:
         """0-based position of ``data_row_id`` in the view, or ``None`` if it is not in the view."""
-        if self.id_index is None:  # no index: compare every id (slow on a large run)
-            hits = np.flatnonzero(self.view_ids == data_row_id)
-            return int(hits[0]) if hits.size else None
-        row = self.id_index.get_indexer(pd.Index([data_row_id]))[0]
-        return None if row < 0 else self.row_position(int(row))
+        if self.id_index is not None:
+            row = self.id_index.get_indexer(pd.Index([data_row_id]))[0]
+            return None if row < 0 else self.row_position(int(row))
+        if self.find_row is not None:
+            found = self.find_row(data_row_id)
+            return None if found is None else self.row_position(found)
+        # no index: compare every id (slow on a large run)
+        hits = np.flatnonzero(self.view_ids == data_row_id)
+        return int(hits[0]) if hits.size else None
 
     def row_position(self, row: int) -> int | None:
         """0-based position of run row ``row`` in the view, or ``None`` if it is not in it.
@@ -145,8 +161,8 @@ class View:
         pos = self.position(data_row_id)
         if pos is None:
             return None, None
-        prev_id = str(self.ids[self.order[pos - 1]]) if pos > 0 else None
-        next_id = str(self.ids[self.order[pos + 1]]) if pos + 1 < len(self) else None
+        prev_id = self.ids_at(self.order[pos - 1 : pos])[0] if pos > 0 else None
+        next_id = self.ids_at(self.order[pos + 1 : pos + 2])[0] if pos + 1 < len(self) else None
         return prev_id, next_id
 
 
@@ -156,6 +172,7 @@ def build_view(
     flt: Filter | None = None,
     *,
     full_order: NDArray[np.int64] | None = None,
+    class_order: Callable[[int], NDArray[np.int64] | None] | None = None,
 ) -> View:
     """Filter and order a run's rows, most uncertain first.
 
@@ -171,6 +188,10 @@ def build_view(
     full_order : ndarray of int64, shape (n_rows,), optional
         ``select.order(scores, run.ids)`` computed earlier (the dashboard caches it per run and
         strategy), so that a filter change costs one mask instead of a sort.
+    class_order : callable, optional
+        Class index -> the rows predicted as that class in ``full_order``'s order
+        (:meth:`labelnext.ordercache.ScoredOrder.class_order`). A filter on one class of a
+        classification run then starts from that slice instead of a mask over every row.
 
     Returns
     -------
@@ -186,14 +207,32 @@ def build_view(
     if scores.shape != (run.n_rows,):
         raise ValueError(f"scores must have shape ({run.n_rows},), got {scores.shape}")
     if full_order is None:
-        full_order = select.order(scores, run.ids, id_rank=run.id_rank)
+        full_order = select.order(scores, run.ids_arrow, id_rank=run.id_rank)
     elif full_order.shape != (run.n_rows,):
         raise ValueError(f"full_order must have shape ({run.n_rows},), got {full_order.shape}")
     kept = full_order
     if flt is not None:
-        mask = select.filter_mask(run, scores, flt)
-        kept = full_order[mask[full_order]]
-    return View(order=kept, ids=run.ids, n_pool=run.n_rows, id_index=run.id_index)
+        start = _one_class_rows(run, flt, class_order)
+        if start is not None:
+            rest = dataclasses.replace(flt, classes=())
+            if rest == Filter():
+                kept = start
+            else:
+                kept = start[select.filter_mask(run, scores, rest)[start]]
+        else:
+            mask = select.filter_mask(run, scores, flt)
+            kept = full_order[mask[full_order]]
+    return View(order=kept, ids=run.ids_arrow, n_pool=run.n_rows, find_row=run.find_row)
+
+
+def _one_class_rows(
+    run: ModelRun, flt: Filter, class_order: Callable[[int], NDArray[np.int64] | None] | None
+) -> NDArray[np.int64] | None:
+    """The precomputed rows of the filter's one class, when there are some to start from."""
+    if class_order is None or len(flt.classes) != 1 or run.task != "classification":
+        return None
+    (index,) = run.class_indices(flt.classes, error=SelectionError)
+    return class_order(index)
 
 
 def selection_frame(
@@ -216,7 +255,7 @@ def selection_frame(
         confidence, rank``.
     """
     if full_order is None:
-        full_order = select.order(np.asarray(scores), run.ids, id_rank=run.id_rank)
+        full_order = select.order(np.asarray(scores), run.ids_arrow, id_rank=run.id_rank)
     wanted = run.mask_of(selected if isinstance(selected, frozenset) else frozenset(selected))
     return select.rows_frame(run, full_order[wanted[full_order]], scores)
 
@@ -359,7 +398,7 @@ def select_confidence_range(
     conf = np.asarray(confidence)[view.order]
     # float32 probabilities: a row shown as 0.55 must count as inside a 0.55 bound
     keep = view.order[(conf >= low - _BOUND_TOLERANCE) & (conf <= high + _BOUND_TOLERANCE)]
-    return frozenset(selection) | frozenset(str(x) for x in view.ids[keep])
+    return frozenset(selection) | frozenset(view.ids_at(keep))
 
 
 def _check_page_size(page_size: int) -> None:

@@ -106,11 +106,11 @@ def make_run(
     roots: Sequence[Path],
     task: str,
     classes: Sequence[str],
-    ids: Sequence[str] | NDArray[np.object_],
+    ids: Sequence[str] | NDArray[np.object_] | pa.Array,
     content_hash: str,
     image_root: Path | None,
     metadata: pd.DataFrame | dict[str, Any] | None = None,
-    images: Sequence[str | None] | NDArray[np.object_] | None = None,
+    images: Sequence[str | None] | NDArray[np.object_] | pa.Array | None = None,
     probabilities: NDArray[np.float32] | None = None,
     top1_labels: Sequence[str] | NDArray[np.object_] | None = None,
     top1_confidence: NDArray[np.float32] | None = None,
@@ -139,7 +139,9 @@ def make_run(
     if why is not None:
         raise problems.fail(None, None, why)
     if not ids_checked and n:
-        check_id_text(pa.array(list(ids), type=pa.string()), problems)
+        check_id_text(
+            ids if isinstance(ids, pa.Array) else pa.array(list(ids), type=pa.string()), problems
+        )
         problems.raise_if_any()
     if isinstance(metadata, pd.DataFrame):
         frame = metadata
@@ -151,7 +153,7 @@ def make_run(
         name=name,
         task=task,
         classes=tuple(classes),
-        ids=_objects(ids),
+        ids=ids if isinstance(ids, pa.Array) else _objects(ids),
         probabilities=probabilities,
         metadata=frame,
         source=str(folder) if folder is not None else found.label,
@@ -159,7 +161,7 @@ def make_run(
         model=_opt_str(config.get("model")),
         version=_opt_str(config.get("version")),
         created=_opt_str(config.get("created")),
-        images=None if images is None else _objects(images),
+        images=images if images is None or isinstance(images, pa.Array) else _objects(images),
         top1_labels=None if top1_labels is None else _objects(top1_labels),
         top1_confidence=top1_confidence,
         embedding=embedding,

@@ -18,7 +18,13 @@ from numpy.typing import NDArray
 from labelnext.boxes import Boxes
 from labelnext.errors import ProblemLog
 from labelnext.readers.build import declared_classes, make_run, resolve_image_root
-from labelnext.readers.columns import check_ids, check_image_refs, column_names, read_embedding
+from labelnext.readers.columns import (
+    check_ids,
+    check_image_refs,
+    column_names,
+    read_embedding,
+    text_array,
+)
 from labelnext.readers.columns import strings as text_values
 from labelnext.readers.source import (
     PARQUET_SUFFIXES,
@@ -162,9 +168,9 @@ def build_run(
             table, declared, renormalize, problems
         )
 
-    images = None
+    images: pa.Array | None = None
     if "image" in columns:
-        images = text_values(table.column("image"))
+        images = text_array(table.column("image"))  # Arrow: no Python string per row
         check_image_refs(images, image_root, roots, problems)
     embedding = read_embedding(table, problems) if "embedding" in columns else None
     ground_truth = text_values(table.column("ground_truth")) if "ground_truth" in columns else None

@@ -86,7 +86,7 @@ def read_classification(
         # probabilities are held as float32 from the start: one (n, C) array, no float64 copy
         matrix = np.empty((table.num_rows, len(cols)), dtype=np.float32 if prob_cols else float)
         for j, name in enumerate(cols):
-            matrix[:, j] = numeric(table, name, problems)
+            matrix[:, j] = numeric(table, name, problems, dtype=matrix.dtype.type)
         if prob_cols:
             probs = check_probabilities(matrix, cols, renormalize, problems)
         else:
