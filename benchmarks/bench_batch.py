@@ -192,12 +192,13 @@ def diverse_job(x: NDArray[np.float32], p: NDArray[np.float32], args: Any) -> li
         # step i measures n rows against (1 + i) picks: the time grows as sum_i (1 + i)
         scale = sum(1 + i for i in range(k)) / sum(1 + i for i in range(small_k))
         result = Result(
-            job,
-            "small-text greedy_coreset",
-            result.seconds * scale,
-            result.peak_bytes,
-            None,
-            f"extrapolated from {small_k} picks ({result.seconds:.1f} s)",
+            job=job,
+            name="small-text greedy_coreset",
+            seconds=result.seconds * scale,
+            cpu_seconds=result.cpu_seconds * scale,
+            peak_bytes=result.peak_bytes,
+            radius=None,
+            note=f"extrapolated from {small_k} picks ({result.seconds:.1f} s)",
         )
     out.append(result)
     return out
@@ -441,7 +442,17 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="BLAS / OpenMP threads for every contestant (default 1)",
     )
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="print the table of an earlier run's raw results (benchmarks/data/bench_batch.json)",
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        results = [Result(**r) for r in json.loads(Path(args.from_json).read_text())]
+        sizes = {"default": args.rows * args.dims * 4, results[-1].job: 1_000_000 * args.dims * 4}
+        table(results, sizes)
+        return 0
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads)
