@@ -46,7 +46,7 @@ def test_the_preview_is_the_librarys_pick_and_records_with_the_batch(
     assert [m.value for m in at.metric][:2] == ["30", "diverse"]
     picks_map = plotly_spec(at, "builder_map")
     assert picks_map["data"], "the picks are drawn over the map of the pool"
-    assert len(at.get("imgs")) > 0  # thumbnails of the picks
+    assert len(at.image) == 24  # thumbnails of the first 24 picks
 
     at.button(key="builder_use").click().run()
     assert selection(at) == set(ids)
