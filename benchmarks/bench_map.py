@@ -14,11 +14,22 @@ does:
   with ``matplotlib.path.Path.contains_points`` on the same rows (the peer; same answer asserted).
 * **payload**: the figure's JSON size, with the ids here and with 25-character ids.
 
+* **Chromium** (``--browser``): a run folder written by ``make_synthetic.py --embedding-dim``
+  (under ``benchmarks/data/``, kept for the next time), ``streamlit run app.py`` with its own
+  ``LABELNEXT_HOME`` and ``LABELNEXT_ALLOWED_ROOTS`` (``bench_app.py``'s timed server, which
+  logs every script run), and Debian's Chromium opening the deep link
+  ``/explore?run=path:<folder>``. Timed from ``page.goto`` until plotly has drawn the map (its
+  WebGL points trace calculated and plotted, then two animation frames). *Cold*: a new server
+  and an empty map cache (it loads and scores the run and projects it); *warm*: a new browser
+  session on that server (run, scores and coordinates cached).
+
 Median of ``--repeats`` runs after a warm-up. Prints a Markdown table.
 
     .venv/bin/python benchmarks/bench_map.py                       # 1,000,000 rows, 16-D
     .venv/bin/python benchmarks/bench_map.py --rows 100000 --dim 128
     .venv/bin/python benchmarks/bench_map.py --umap                # also UMAP (umap-learn), slow
+    .venv/bin/python benchmarks/bench_map.py --browser             # adds Chromium, open to painted
+    .venv/bin/python benchmarks/bench_map.py --browser-only --rows 100000
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,6 +106,131 @@ def lasso_polygon(xy: np.ndarray, vertices: int = 200) -> list[list[float]]:
     ]
 
 
+_MAP_PAINTED = """() => {
+    const gd = document.querySelector('.st-key-explore_map .js-plotly-plot');
+    if (!gd || !gd.calcdata || !gd._fullLayout) return false;
+    const points = gd._fullData.find(t => t.type === 'scattergl');
+    return Boolean(points && points._length > 0 && gd.querySelector('canvas'));
+}"""
+
+
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+_COLOUR_TITLE = """(title) => {
+    const gd = document.querySelector('.st-key-explore_map .js-plotly-plot');
+    const points = gd && gd._fullData && gd._fullData.find(t => t.type === 'scattergl');
+    return Boolean(points && points.marker.colorbar.title.text === title && gd.calcdata);
+}"""
+_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _painted(page: Any, started: float, clock: Any) -> dict[str, float]:
+    """Wait until the map is drawn (plus two frames); the time since ``started`` and the
+    server's script time meanwhile."""
+    page.wait_for_function(_MAP_PAINTED, timeout=900_000, polling="raf")
+    page.evaluate(_TWO_FRAMES)
+    ms = (time.perf_counter() - started) * 1000
+    drawn = page.evaluate(
+        "() => document.querySelector('.st-key-explore_map .js-plotly-plot')"
+        "._fullData.find(t => t.type === 'scattergl')._length"
+    )
+    page.wait_for_selector(_IDLE, timeout=900_000)
+    runs = clock.since_last()
+    return {"ms": ms, "server_ms": sum(w for w, _ in runs), "drawn": float(drawn)}
+
+
+def _explore_session(browser: Any, url: str, clock: Any) -> dict[str, dict[str, float]]:
+    """One browser context: the deep link to Explore on an empty browser cache until the map
+    is painted; the deep link again (a new Streamlit session, the browser's cache warm); then
+    "Colour by" -> Predicted class until the recoloured map is painted (one rerun in-session).
+    """
+    context = browser.new_context(viewport={"width": 1600, "height": 1200})
+    legs: dict[str, dict[str, float]] = {}
+    try:
+        page = context.new_page()
+        for name in ("first", "again"):
+            clock.since_last()
+            started = time.perf_counter()
+            page.goto(url)
+            legs[name] = _painted(page, started, clock)
+        clock.since_last()
+        page.locator(".st-key-explore_color").click()
+        started = time.perf_counter()
+        page.get_by_role("option", name="Predicted class").click()
+        page.wait_for_function(_COLOUR_TITLE, arg="predicted", timeout=900_000, polling="raf")
+        legs["recolour"] = _painted(page, started, clock)
+    finally:
+        context.close()
+    print(
+        "    "
+        + ", ".join(
+            f"{k} {v['ms']:,.0f} ms (server {v['server_ms']:,.0f})" for k, v in legs.items()
+        ),
+        file=sys.stderr,
+    )
+    return legs
+
+
+def bench_browser(rows: int, dim: int, repeats: int) -> list[str]:
+    """Chromium: open Explore on a ``rows``-row run to a painted map, cold and warm."""
+    from bench_app import (
+        CHROMIUM,
+        DATA,
+        LAUNCH_ARGS,
+        ServerClock,
+        _first_session,
+        allowed_roots,
+        log,
+        streamlit_server,
+    )
+    from make_synthetic import make_run
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        return [f"(no Chromium at {CHROMIUM}: browser part skipped)"]
+    run_dir = DATA / f"run_{rows}_emb{dim}"
+    if not (run_dir / "run.json").exists():
+        log(f"making a {rows:,}-row run with a {dim}-D embedding in {run_dir} ...")
+        make_run(rows, run_dir, embedding_dim=dim)
+    key = urllib.parse.quote(f"path:{run_dir.resolve()}", safe="")
+    cold: list[dict[str, dict[str, float]]] = []
+    warm: list[dict[str, dict[str, float]]] = []
+    with tempfile.TemporaryDirectory() as work, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            for i in range(max(1, repeats // 3)):
+                home = Path(work) / f"home-{i}"  # a new home: an empty map cache
+                with streamlit_server(home, allowed_roots(run_dir)) as (url, _proc):
+                    clock = ServerClock(home)
+                    _first_session(browser, url)
+                    link = f"{url}/explore?run={key}"
+                    log(f"  cold session {i + 1}")
+                    cold.append(_explore_session(browser, link, clock))
+                    for j in range(repeats):
+                        log(f"  warm session {j + 1}")
+                        warm.append(_explore_session(browser, link, clock))
+        finally:
+            browser.close()
+
+    def med(sessions: list[dict[str, dict[str, float]]], leg: str, field: str) -> str:
+        return f"{statistics.median(s[leg][field] for s in sessions):,.0f}"
+
+    drawn = int(float(med(warm, "first", "drawn").replace(",", "")))
+    return [
+        f"| Chromium, {rows:,}-row run, {drawn:,} points drawn (ms) | browser | server script |",
+        "|---|---:|---:|",
+        f"| cold server: deep link to Explore to the map painted (load, score, PCA, draw) "
+        f"| {med(cold, 'first', 'ms')} | {med(cold, 'first', 'server_ms')} |",
+        f"| warm server, new browser (empty HTTP cache): deep link to map painted "
+        f"| {med(warm, 'first', 'ms')} | {med(warm, 'first', 'server_ms')} |",
+        f"| warm server, browser cache warm, new session: deep link to map painted "
+        f"| {med(warm, 'again', 'ms')} | {med(warm, 'again', 'server_ms')} |",
+        f"| in a session: Colour by -> Predicted class to the map repainted "
+        f"| {med(warm, 'recolour', 'ms')} | {med(warm, 'recolour', 'server_ms')} |",
+        f"\nCold: {len(cold)} new server(s) with an empty map cache; warm: {len(warm)} browser "
+        f"contexts on it; medians. Load average {os.getloadavg()[0]:.1f}.",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -101,7 +238,12 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000, help="max points drawn")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--umap", action="store_true", help="also time UMAP (needs umap-learn)")
+    parser.add_argument("--browser", action="store_true", help="also time Chromium")
+    parser.add_argument("--browser-only", action="store_true", help="only time Chromium")
     args = parser.parse_args()
+    if args.browser_only:
+        print("\n".join(bench_browser(args.rows, args.dim, args.repeats)))
+        return
     from matplotlib.path import Path as MplPath
 
     rows: list[tuple[str, str, str]] = []
@@ -232,6 +374,9 @@ def main() -> None:
     print("|---|---:|---|")
     for name, value, target in rows:
         print(f"| {name} | {value} | {target} |")
+    if args.browser:
+        print()
+        print("\n".join(bench_browser(args.rows, args.dim, args.repeats)))
 
 
 if __name__ == "__main__":

@@ -126,6 +126,17 @@ def excluded_anywhere() -> frozenset[str]:
 
 
 @st.cache_resource(ttl=EXCLUDED_TTL_S, show_spinner=False)
+def _row_status(db_url: str | None, home: str, project: str) -> dict[str, frozenset[str]]:
+    return _ledger(db_url, home).row_status(project)
+
+
+def row_status(project: str) -> dict[str, frozenset[str]]:
+    """``{"queued": ids, "labeled": ids}`` of ``project`` (``Ledger.row_status``; cached for a
+    few seconds, like :func:`excluded_ids`)."""
+    return _row_status(*_ledger_key(), project)
+
+
+@st.cache_resource(ttl=EXCLUDED_TTL_S, show_spinner=False)
 def _projects(db_url: str | None, home: str) -> tuple[list[str], str | None]:
     opened = _ledger(db_url, home)
     return opened.projects(), opened.last_project()
@@ -150,6 +161,7 @@ def history() -> Any:
 def forget_excluded_ids() -> None:
     """Called after this session submits, marks, cancels or exports a batch."""
     _excluded_ids.clear()
+    _row_status.clear()
     _projects.clear()
     _history.clear()
 
@@ -171,6 +183,28 @@ def metadata_choices(run_hash: str, column: str, _run: ModelRun) -> list[Any]:
     return sorted(pd.unique(values.dropna()).tolist(), key=str)[:500]
 
 
+@st.cache_resource(max_entries=2 * _MAX_RUNS, show_spinner=False)
+def image_map(run_hash: str, method: str, seed: int, _run: ModelRun) -> Any:
+    """Map coordinates of a run that has no embedding, from the image fallback embedding
+    (``labelnext.embeddings.embedding_for``, e.g. ``pixels-16x16-pca32``; both cached on disk).
+
+    Held in memory too: hashing the fallback's bytes for the map's disk-cache key would
+    otherwise cost every rerun about 0.1 s per 100 MB. No progress bar inside (a cached function
+    must not write to an element drawn outside it): the page shows a spinner around the call.
+    """
+    from labelnext.embeddings import embedding_for
+    from labelnext.projection import map_coordinates
+
+    matrix, source = embedding_for(_run)
+    return map_coordinates(
+        _run,
+        method=method,  # type: ignore[arg-type]
+        seed=seed,
+        embedding=matrix,
+        embedding_name=source,
+    )
+
+
 def clear_all() -> None:
     """Forget every cached run, score array and ledger (used by tests)."""
     for fn in (
@@ -179,9 +213,11 @@ def clear_all() -> None:
         scored,
         _ledger,
         _excluded_ids,
+        _row_status,
         _projects,
         _history,
         metadata_filters,
+        image_map,
     ):
         fn.clear()
     metadata_choices.clear()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+
 import streamlit as st
 
+from labelnext.embeddings import FALLBACK_SOURCE
 from labelnext.errors import LabelnextError, LedgerError, NoEmbeddingError
 from labelnext.map_figure import build_map
 from labelnext.select import filter_mask
@@ -24,12 +28,16 @@ if run is None:
 scoring = scoring_state.current_scoring(run)
 scores = scoring_state.run_scores(run, scoring)
 
-colors = [c for c in explore.COLOR_LABELS if c != "ground_truth" or run.ground_truth is not None]
-ss.setdefault("explore_color", "confidence")
+colors = explore.color_options(run)
+if ss.get("explore_color") not in colors:  # e.g. "picks" after the proposal was dropped
+    ss["explore_color"] = "confidence"
 ss.setdefault("explore_method", "auto")
 c1, c2, c3 = st.columns([3, 3, 3], vertical_alignment="bottom")
 c1.selectbox(
-    "Colour by", options=colors, format_func=lambda c: explore.COLOR_LABELS[c], key="explore_color"
+    "Colour by",
+    options=colors,
+    format_func=lambda c: explore.COLOR_LABELS[c],
+    key="explore_color",
 )
 c2.selectbox(
     "Map from",
@@ -47,17 +55,31 @@ c3.toggle(
 
 try:
     progress = st.progress(0.0, text="Placing the rows on the map…")
-    found = explore.coordinates(
-        run,
-        str(ss["explore_method"]),
-        0,
-        lambda fraction, message: progress.progress(min(1.0, fraction), text=message),
-    )
+    slow = explore.uses_image_embedding(run) and run.embedding is None
+    waiting = st.spinner("Reading the images for the map (once per run)…", show_time=True)
+    with waiting if slow else contextlib.nullcontext():
+        found = explore.coordinates(
+            run,
+            str(ss["explore_method"]),
+            0,
+            lambda fraction, message: progress.progress(min(1.0, fraction), text=message),
+        )
     progress.empty()
     xy = found.xy
 except NoEmbeddingError as exc:
     progress.empty()
     ui.show_error(exc, prefix="**This run cannot be drawn as a map yet.**")
+    if run.images is not None:
+        st.button(
+            "Use the image embedding",
+            key="explore_use_images",
+            icon=":material/image:",
+            on_click=explore.use_image_embedding,
+            args=(run,),
+            help=f"Map the rows from their images: {FALLBACK_SOURCE} (each image as 16 x 16 "
+            "grayscale pixels, projected on their 32 leading principal components; computed "
+            "once per run and cached). The Batch page's diverse methods use the same embedding.",
+        )
     st.stop()
 except LabelnextError as exc:
     progress.empty()
@@ -73,16 +95,21 @@ except LedgerError as exc:
         "untick *Hide rows in a batch* on Review to map every row anyway.",
     )
     st.stop()
-within = filter_mask(run, scores, flt)
+color_by = str(ss["explore_color"])
 queue = review.queue()
+status = explore.row_status(queue) if color_by == "status" else None
+if status is not None:  # colouring by status shows the rows already in a batch too
+    flt = dataclasses.replace(flt, exclude_ids=frozenset())
 view = build_map(
     run,
     xy,
     scores,
-    color_by=str(ss["explore_color"]),
-    within=within,
-    queued=queue.excluded,
+    color_by=color_by,
+    within=filter_mask(run, scores, flt),
+    queued=status["queued"] if status else (),
+    labeled=status["labeled"] if status else (),
     selected=session.selection(),
+    picks=explore.proposed_picks(run) or (),
     max_points=MAX_POINTS,
 )
 explore.remember_drawn(view.drawn)
@@ -98,6 +125,11 @@ with left:
     )
     source = found.source
     st.caption(f"{view.caption} Map from {safe_text.md(source)}. The Review page's filters apply.")
+    if color_by == "status":
+        hides = bool(ss.get("review_hide_queued", True))
+        st.caption(explore.status_caption(queue, status, hides_batched=hides))
+    elif "picks" not in colors:
+        st.caption("Propose a batch on the Batch page to colour its picks on this map.")
 with right:
     ui.show_outcome(ss.get(actions.MESSAGE))
     st.metric("Selected", f"{len(session.selection()):,}")

@@ -517,6 +517,25 @@ def test_excluded_ids_counts_open_and_labeled_rows_across_runs(ledger: Ledger) -
     assert ledger.excluded_ids("nobody") == frozenset()
 
 
+def test_row_status_tells_queued_from_labeled_rows(ledger: Ledger) -> None:
+    labeled = submit(ledger, ["a", "b", "c"]).batch_id
+    ledger.mark_labeled(labeled, rows=["a", "b"])  # c stays open
+    submit(ledger, ["d"])
+    cancelled = submit(ledger, ["e"]).batch_id
+    ledger.cancel(cancelled)
+    requeued = submit(ledger, ["b"]).batch_id  # b sent back for relabeling: queued again
+    submit(ledger, ["z"], project="dogs")
+    found = ledger.row_status("cats")
+    assert found == {"queued": {"b", "c", "d"}, "labeled": {"a"}}
+    assert found["queued"] | found["labeled"] == ledger.excluded_ids("cats")
+    ledger.mark_labeled(requeued)
+    assert ledger.row_status("cats") == {"queued": {"c", "d"}, "labeled": {"a", "b"}}
+    assert ledger.row_status("dogs") == {"queued": {"z"}, "labeled": frozenset()}
+    assert ledger.row_status("nobody") == {"queued": frozenset(), "labeled": frozenset()}
+    with pytest.raises(LedgerError, match=r"project: .* is refused"):
+        ledger.row_status("x\x00y")
+
+
 # -- migrations --------------------------------------------------------------------------------
 
 

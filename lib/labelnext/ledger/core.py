@@ -574,6 +574,31 @@ class Ledger:
         with self._read() as conn:
             return queries.excluded(conn, project)
 
+    @_guarded
+    def row_status(self, project: str) -> dict[str, frozenset[str]]:
+        """Which data rows of ``project`` are queued and which are labeled.
+
+        Parameters
+        ----------
+        project : str
+
+        Returns
+        -------
+        dict
+            ``{"queued": ids, "labeled": ids}``, two disjoint frozensets. ``queued``: rows in an
+            open (queued or exported) batch; ``labeled``: rows labeled in a batch and not queued
+            again (a row sent back for relabeling counts as queued). Their union is
+            :meth:`excluded_ids` of the project. An unknown project has neither.
+
+        Raises
+        ------
+        LedgerUnavailableError
+            The database is down (never empty sets, which would show every row as free).
+        """
+        check_text("project", project)
+        with self._read() as conn:
+            return queries.row_status(conn, project)
+
     # -- status changes ---------------------------------------------------------------------
 
     @_guarded

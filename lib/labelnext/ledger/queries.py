@@ -31,6 +31,7 @@ __all__ = [
     "project_name",
     "project_names",
     "require_batch",
+    "row_status",
     "runs_frame",
 ]
 
@@ -211,6 +212,20 @@ def excluded(conn: Connection, project: str | None = None) -> frozenset[str]:
             projects.c.name == project
         )
     return frozenset(conn.execute(query).scalars())
+
+
+def row_status(conn: Connection, project: str) -> dict[str, frozenset[str]]:
+    """See :meth:`labelnext.ledger.Ledger.row_status`."""
+    query = (
+        sa.select(batch_rows.c.data_row_id, batch_rows.c.status)
+        .join(projects, projects.c.id == batch_rows.c.project_id)
+        .where(projects.c.name == project, batch_rows.c.status.in_(("open", "labeled")))
+    )
+    found: dict[str, set[str]] = {"open": set(), "labeled": set()}
+    for data_row_id, status in conn.execute(query):
+        found[status].add(data_row_id)
+    queued = frozenset(found["open"])
+    return {"queued": queued, "labeled": frozenset(found["labeled"] - queued)}
 
 
 def require_batch(conn: Connection, batch_id: int) -> str:
