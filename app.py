@@ -17,9 +17,14 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from labelnext.errors import LabelnextError  # noqa: E402
-from labelnext_app import catalogue, review, runs, session, ui  # noqa: E402
+from labelnext_app import auth, catalogue, review, runs, session, ui  # noqa: E402
 
 st.set_page_config(page_title="labelnext", page_icon=":material/label:", layout="wide")
+
+# st.login is configured and nobody is signed in: only the sign-in page, no data, no sidebar.
+if auth.signed_out():
+    st.navigation([st.Page(auth.sign_in_page, title="Sign in")], position="hidden").run()
+    st.stop()
 
 session.init_state(catalogue.default_run_key())
 review.keep_widget_state()

@@ -19,6 +19,12 @@ variable                           meaning                                      
 ``LABELNEXT_MAX_RUN_COLUMNS``      most columns a predictions file may have             10,000
 ``LABELNEXT_MAX_RUN_MB``           most bytes, in MB, a run may decode to in memory     8,192
                                    (decompressed and dictionary-expanded)
+``LABELNEXT_TRUSTED_USER_HEADER``  the header an authenticating proxy names the user in none
+                                   (``X-Forwarded-Email``)
+``LABELNEXT_TRUSTED_PROXIES``      the addresses (IPs, CIDRs; commas or spaces) that    none
+                                   header is believed from
+``LABELNEXT_EDITORS``              e-mails and ``@domains`` that may change the ledger  everyone
+                                   (see :mod:`labelnext.access`)
 =================================  ===================================================  ==========
 """
 
@@ -28,6 +34,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from labelnext.access import Network, parse_editors, parse_networks
 
 __all__ = ["Settings", "settings"]
 
@@ -64,6 +72,12 @@ class Settings:
         The most a run may decode to in memory, in MB (> 0).
     hold_before_commit : str or None
         A test hook's marker file (see :mod:`labelnext.ledger.testing`).
+    trusted_user_header : str or None
+        The header a trusted proxy names the signed-in user in, or None (not honoured).
+    trusted_proxies : tuple of ip_network
+        Where that header is believed from (entries that are not addresses are left out).
+    editors : tuple of str
+        Lower-cased e-mails and ``@domains`` that may change the ledger; empty: everyone.
     """
 
     home: Path = Path(DEFAULT_HOME)
@@ -75,6 +89,9 @@ class Settings:
     max_run_columns: int = DEFAULT_MAX_RUN_COLUMNS
     max_run_mb: float = DEFAULT_MAX_RUN_MB
     hold_before_commit: str | None = None
+    trusted_user_header: str | None = None
+    trusted_proxies: tuple[Network, ...] = field(default=())
+    editors: tuple[str, ...] = field(default=())
 
     @property
     def uploads_dir(self) -> Path:
@@ -115,6 +132,9 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         max_run_mb=_positive(env.get("LABELNEXT_MAX_RUN_MB"), DEFAULT_MAX_RUN_MB),
         hold_before_commit=env.get(HOLD_BEFORE_COMMIT_ENV) or None,
+        trusted_user_header=env.get("LABELNEXT_TRUSTED_USER_HEADER", "").strip() or None,
+        trusted_proxies=parse_networks(env.get("LABELNEXT_TRUSTED_PROXIES", "")),
+        editors=parse_editors(env.get("LABELNEXT_EDITORS", "")),
     )
 
 
