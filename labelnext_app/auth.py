@@ -24,7 +24,7 @@ import streamlit as st
 from labelnext import access
 from labelnext.config import settings
 
-from . import session
+from . import safe_text, session
 
 __all__ = [
     "identity",
@@ -92,9 +92,10 @@ def permission() -> access.Decision:
 
 
 def refusal() -> str | None:
-    """``None`` if the user may change the ledger, else why not (a clause, no full stop)."""
+    """``None`` if the user may change the ledger, else why not: Markdown (the name quoted by
+    :func:`labelnext_app.safe_text.md`), a clause without a full stop."""
     decision = permission()
-    return None if decision.allowed else decision.reason
+    return None if decision.allowed else decision.text(safe_text.md)
 
 
 def sign_in_page() -> None:

@@ -230,8 +230,7 @@ def _refused(what: str) -> bool:
     refused = auth.refusal()
     if refused is None:
         return False
-    reason = safe_text.md(refused)
-    st.session_state[STATUS_RESULT] = ("error", f"**Not {what}:** {reason}. Nothing was changed.")
+    st.session_state[STATUS_RESULT] = ("error", f"**Not {what}:** {refused}. Nothing was changed.")
     return True
 
 

@@ -269,4 +269,4 @@ def sidebar(run: ModelRun | None) -> None:
             )
         decision = auth.permission()
         if not decision.allowed:
-            st.caption(f"View only: {safe_text.md(decision.reason)}.")
+            st.caption(f"View only: {decision.text(safe_text.md)}.")

@@ -120,7 +120,7 @@ if not who.authenticated:
     )
 if not may_edit.allowed:
     st.info(
-        f"**View only:** {safe_text.md(may_edit.reason)}. Submitting, marking, cancelling and "
+        f"**View only:** {may_edit.text(safe_text.md)}. Submitting, marking, cancelling and "
         "undoing are for editors.",
         icon=":material/visibility:",
     )

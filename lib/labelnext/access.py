@@ -25,7 +25,7 @@ and download. A typed name never matches the list: typing someone's e-mail prove
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,13 +83,27 @@ class Identity:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether an identity may change the ledger, and why (the words the refusal shows)."""
+    """Whether an identity may change the ledger, and why (the words the refusal shows).
+
+    ``template`` holds ``{who}`` where the name goes, so a page can quote the name (text that
+    came from a user or a provider) without quoting our words: see :meth:`text`.
+    """
 
     allowed: bool
-    reason: str
+    template: str
+    who: str | None = None
 
     def __bool__(self) -> bool:
         return self.allowed
+
+    @property
+    def reason(self) -> str:
+        """The reason as plain text."""
+        return self.text()
+
+    def text(self, quote: Callable[[str], str] = str) -> str:
+        """The reason, with the name passed through ``quote`` (e.g. a Markdown escaper)."""
+        return self.template.format(who=quote(self.who or ""))
 
 
 def parse_networks(raw: str | Iterable[str]) -> tuple[Network, ...]:
@@ -253,7 +267,9 @@ def may_edit(identity: Identity, editors: Sequence[str]) -> Decision:
             "only signed-in editors may change the ledger, and your name was typed, not signed in",
         )
     if _listed(identity.name, editors):
-        return Decision(True, f"{identity.name} is an editor")
+        return Decision(True, "{who} is an editor", identity.name)
     return Decision(
-        False, f"{identity.name} is not an editor (LABELNEXT_EDITORS); you can look and download"
+        False,
+        "{who} is not an editor (LABELNEXT_EDITORS); you can look and download",
+        identity.name,
     )
