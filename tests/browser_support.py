@@ -61,6 +61,10 @@ class StreamlitServer:
     log_path: Path
     url: str = ""
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    #: a port chosen beforehand (a sign-in redirect URI names it), else a free one at start
+    port: int | None = None
+    #: more ``streamlit run`` options (``--secrets.files=...``)
+    args: tuple[str, ...] = ()
 
     @property
     def ledger_url(self) -> str:
@@ -69,7 +73,7 @@ class StreamlitServer:
         )
 
     def start(self, timeout: float = 90.0) -> StreamlitServer:
-        port = free_port()
+        port = self.port or free_port()
         self.url = f"http://127.0.0.1:{port}"
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -84,6 +88,7 @@ class StreamlitServer:
                 "--server.address=127.0.0.1",
                 "--server.fileWatcherType=none",
                 "--browser.gatherUsageStats=false",
+                *self.args,
             ],
             cwd=REPO,
             env=self.env,
