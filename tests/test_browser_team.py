@@ -252,7 +252,7 @@ def test_the_header_is_honoured_from_the_proxy_and_ignored_from_elsewhere(
 
     server, trusted, other = proxied_app
     via_proxy = context().new_page()
-    _goto(via_proxy, f"http://127.0.0.1:{trusted.port}/")
+    _goto(via_proxy, f"http://127.0.0.1:{trusted.port}/batch")
     expect(_sidebar(via_proxy)).to_contain_text("Signed in as ada@lab.org")
     assert via_proxy.locator(".st-key-sidebar_user").count() == 0
     assert via_proxy.locator(".st-key-sidebar_logout").count() == 0  # the proxy signs out
@@ -267,13 +267,13 @@ def test_the_header_is_honoured_from_the_proxy_and_ignored_from_elsewhere(
 
     # the same header from an address that is not the proxy's: a typed name, not an editor
     elsewhere = context().new_page()
-    _goto(elsewhere, f"http://127.0.0.1:{other.port}/")
+    _goto(elsewhere, f"http://127.0.0.1:{other.port}/batch")
     expect(_sidebar(elsewhere)).not_to_contain_text("Signed in as")
     _type_name(elsewhere, "ada@lab.org")
     expect(_sidebar(elsewhere)).to_contain_text("View only")
     # and straight from the browser, bypassing any proxy
     direct = context(extra_http_headers={HEADER: "ada@lab.org"}).new_page()
-    _goto(direct, server.url)
+    _goto(direct, f"{server.url}/batch")
     expect(_sidebar(direct)).not_to_contain_text("Signed in as")
     expect(direct.locator(".st-key-sidebar_user input")).to_be_visible()
     assert trusted.connections > 0 and other.connections > 0
@@ -296,11 +296,14 @@ def test_two_replicas_share_the_queue_and_never_queue_a_row_twice(
         pages.append((page, ids))
     (a, a_ids), (b, b_ids) = pages
     assert a_ids == b_ids and a_ids  # the same run, the same order: the same rows
-    # both submit at the same moment: exactly one batch gets the rows
-    a.locator(".st-key-batch_submit button").first.click()
-    b.locator(".st-key-batch_submit button").first.click()
-    settle(a)
-    settle(b)
+    # both submit at the same moment: exactly one batch gets the rows. dispatch_event sends the
+    # click without waiting for the page to be in front (a background page's animation frames,
+    # which Playwright's click waits on, are throttled)
+    for page in (a, b):
+        page.locator(".st-key-batch_submit button").first.dispatch_event("click")
+    for page in (a, b):
+        page.bring_to_front()
+        settle(page)
     texts = [_main(p).inner_text() for p in (a, b)]
     stored = [t for t in texts if "stored in project" in t]
     refused = [t for t in texts if "Not submitted" in t]
@@ -313,6 +316,7 @@ def test_two_replicas_share_the_queue_and_never_queue_a_row_twice(
     assert f"(batch {batch_id})" in refused[0]  # the refusal names the rows' batch
     # each replica's Review hides the rows the other queued (within the exclusion cache's life)
     for page, server in ((a, first), (b, second)):
+        page.bring_to_front()
         _goto(page, f"{server.url}/review")
         counts = re.search(r"([\d,]+) of ([\d,]+) rows", _main(page).inner_text())
         assert counts is not None
