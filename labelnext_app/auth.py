@@ -56,7 +56,9 @@ def oidc_providers() -> list[str | None]:
         section = st.secrets.get("auth") or {}
     except Exception:  # no secrets file
         return [None]
-    named = [str(k) for k, v in section.items() if isinstance(v, Mapping) and "client_id" in v]
+    named: list[str | None] = [
+        str(k) for k, v in section.items() if isinstance(v, Mapping) and "client_id" in v
+    ]
     return [None] if "client_id" in section or not named else named
 
 

@@ -51,8 +51,15 @@ class OidcProvider:
     def start(self, timeout: float = 60.0) -> OidcProvider:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1"]
-            + ["--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "oidc_provider_mock",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

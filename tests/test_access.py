@@ -62,9 +62,7 @@ def test_the_header_is_believed_only_from_a_trusted_proxy() -> None:
 def test_identify_prefers_sign_in_then_the_proxy_then_the_typed_name() -> None:
     proxied = {"headers": {HEADER: "bob@lab.org"}, "address": "10.0.0.5"}
     common = {"header": HEADER, "proxies": PROXIES, "typed": "Eve"}
-    assert identify(signed_in="ada@lab.org", **proxied, **common) == Identity(
-        "ada@lab.org", "oidc"
-    )
+    assert identify(signed_in="ada@lab.org", **proxied, **common) == Identity("ada@lab.org", "oidc")
     assert identify(**proxied, **common) == Identity("bob@lab.org", "proxy")
     spoofed = {"headers": {HEADER: "bob@lab.org"}, "address": "192.0.2.9"}
     assert identify(**spoofed, **common) == Identity("Eve", "typed")
