@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from browser_support import free_port
+from browser_support import ServedProcess, free_port
 
 
 def require_oidc_mock() -> None:
@@ -33,9 +31,10 @@ def require_oidc_mock() -> None:
 
 
 @dataclass
-class OidcProvider:
+class OidcProvider(ServedProcess):
     """One ``python -m oidc_provider_mock`` process."""
 
+    what = "the OIDC provider"
     log_path: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -49,52 +48,12 @@ class OidcProvider:
         return f"{self.url}/.well-known/openid-configuration"
 
     def start(self, timeout: float = 60.0) -> OidcProvider:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "oidc_provider_mock",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            self.check_alive()
-            try:
-                with urllib.request.urlopen(self.metadata_url, timeout=2) as answer:
-                    if answer.status == 200:
-                        return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"the OIDC provider did not answer in {timeout:.0f} s:\n{self.log()}")
-            time.sleep(0.2)
-
-    def check_alive(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            pytest.fail(f"the OIDC provider exited with code {self.proc.returncode}:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        self._spawn(
+            [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port",
+             str(self.port)]
+        )  # fmt: skip
+        self._wait_for(self.metadata_url, lambda body: b'"issuer"' in body, timeout)
+        return self
 
 
 def secrets_toml(path: Path, provider: OidcProvider, app_port: int) -> Path:
