@@ -19,8 +19,8 @@ variable                           meaning                                      
 ``LABELNEXT_MAX_RUN_COLUMNS``      most columns a predictions file may have             10,000
 ``LABELNEXT_MAX_RUN_MB``           most bytes, in MB, a run may decode to in memory     8,192
                                    (decompressed and dictionary-expanded)
-``LABELNEXT_TRUSTED_USER_HEADER``  the header an authenticating proxy names the user in none
-                                   (``X-Forwarded-Email``)
+``LABELNEXT_TRUSTED_USER_HEADER``  the header in which an authenticating proxy names  none
+                                   the user (``X-Forwarded-Email``)
 ``LABELNEXT_TRUSTED_PROXIES``      the addresses (IPs, CIDRs; commas or spaces) that    none
                                    header is believed from
 ``LABELNEXT_EDITORS``              e-mails and ``@domains`` that may change the ledger  everyone
