@@ -33,6 +33,7 @@ __all__ = [
     "permission",
     "refusal",
     "sign_in_page",
+    "sign_in_pages",
     "signed_out",
 ]
 
@@ -117,6 +118,19 @@ def sign_in_page() -> None:
             on_click=st.login,
             args=() if provider is None else (provider,),
         )
+
+
+def sign_in_pages(pages: list[Any]) -> list[Any]:
+    """The sign-in page once per page of the app, at that page's address."""
+    return [
+        st.Page(
+            sign_in_page,
+            title="Sign in",
+            url_path=page.url_path or None,
+            default=not page.url_path,
+        )
+        for page in pages
+    ]
 
 
 def signed_out() -> bool:

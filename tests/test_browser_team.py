@@ -217,9 +217,10 @@ def test_sign_in_submit_as_that_email_and_sign_out(
     page.wait_for_url(f"{signin_app.url}/**", timeout=30_000)
     page.wait_for_selector(IDLE, timeout=60_000)
     expect(_main(page)).to_contain_text("Sign in to see which rows to label next")
-    _goto(page, f"{signin_app.url}/batch")
+    _goto(page, f"{signin_app.url}/batch")  # a deep link signed out: the same sign-in page
     expect(_main(page)).to_contain_text("Sign in to see which rows to label next")
     assert page.locator(".st-key-batch_submit").count() == 0
+    assert page.get_by_text("Page not found").count() == 0
     _shot(page, "signed_out")
 
 
