@@ -17,9 +17,22 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from labelnext.errors import LabelnextError  # noqa: E402
-from labelnext_app import catalogue, review, runs, session, ui  # noqa: E402
+from labelnext_app import auth, catalogue, review, runs, session, ui  # noqa: E402
 
 st.set_page_config(page_title="labelnext", page_icon=":material/label:", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/review.py", title="Review", icon=":material/grid_view:"),
+    st.Page("pages/detail.py", title="Detail", icon=":material/zoom_in:"),
+    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
+    st.Page("pages/batch.py", title="Batch", icon=":material/playlist_add_check:"),
+]
+# st.login is configured and nobody is signed in: only the sign-in page (at every page's
+# address, so a deep link signs in too), no data, no sidebar.
+if auth.signed_out():
+    st.navigation(auth.sign_in_pages(pages), position="hidden").run()
+    st.stop()
 
 session.init_state(catalogue.default_run_key())
 review.keep_widget_state()
@@ -29,13 +42,6 @@ linked_run = st.query_params.get("run")
 if linked_run and linked_run != st.session_state.get(session.RUN_KEY):
     runs.set_run(linked_run)
 
-pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/review.py", title="Review", icon=":material/grid_view:"),
-    st.Page("pages/detail.py", title="Detail", icon=":material/zoom_in:"),
-    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
-    st.Page("pages/batch.py", title="Batch", icon=":material/playlist_add_check:"),
-]
 page = st.navigation(pages)
 ui.page_style()
 

@@ -21,7 +21,7 @@ from labelnext.idfiles import parse_id_lines
 from labelnext.runs import ModelRun
 from labelnext.scoring import Scoring
 
-from . import batch_builder, cache, runs, safe_text, scoring_state, session
+from . import auth, batch_builder, cache, runs, safe_text, scoring_state, session
 
 if TYPE_CHECKING:
     from labelnext.ledger import Ledger
@@ -101,6 +101,9 @@ def _problems(run: ModelRun | None, run_key: str, user: str, project: str) -> li
         problems.append("nothing is selected")
     if not user:
         problems.append("enter your name in the sidebar (it is recorded on the batch)")
+    refused = auth.refusal()
+    if refused is not None:
+        problems.append(refused)
     if not project:
         problems.append("choose a project or type the name of a new one")
     if not str(ss.get("batch_name", "")).strip():
@@ -116,7 +119,7 @@ def submit(run_key: str, scoring: Scoring) -> None:
     ss.pop(RESULT, None)
     ss.pop(CONFLICT, None)
     run = runs.current_run()
-    user = str(ss.get(session.USER) or "").strip()
+    user = actor() or ""
     project = destination_project()
     problems = _problems(run, run_key, user, project)
     if problems or run is None:
@@ -222,7 +225,16 @@ def image_choice(ledger: Ledger, batch_id: int) -> tuple[str, str | None, str | 
 
 def actor() -> str | None:
     """Who acts: the signed-in user or the name given in the sidebar (None if neither)."""
-    return str(st.session_state.get(session.USER) or "").strip() or None
+    return auth.identity().name
+
+
+def _refused(what: str) -> bool:
+    """Say why the user may not change the ledger (and return True), or return False."""
+    refused = auth.refusal()
+    if refused is None:
+        return False
+    st.session_state[STATUS_RESULT] = ("error", f"**Not {what}:** {refused}. Nothing was changed.")
+    return True
 
 
 def mark_exported(batch_id: int) -> None:
@@ -237,6 +249,8 @@ def mark_exported(batch_id: int) -> None:
 
 def ask(kind: str, batch_id: int) -> None:
     """Mark labeled and Cancel ask first: a dialog names the batch and the rows it changes."""
+    if _refused("marked" if kind == "mark" else "cancelled"):
+        return
     st.session_state[CONFIRM] = (kind, batch_id)
 
 
@@ -267,6 +281,8 @@ def listed_rows() -> list[str]:
 
 def mark_labeled(batch_id: int) -> None:
     """Mark the batch (or the rows typed in the text box) labeled; the outcome offers Undo."""
+    if _refused("marked"):
+        return
     rows = listed_rows() or None
     try:
         n = cache.ledger().mark_labeled(batch_id, rows, actor=actor(), origin="app")
@@ -287,6 +303,8 @@ def mark_labeled(batch_id: int) -> None:
 
 def cancel(batch_id: int) -> None:
     """Cancel the batch: its open rows are free for later batches; the outcome offers Undo."""
+    if _refused("cancelled"):
+        return
     try:
         n = cache.ledger().cancel(batch_id, actor=actor(), origin="app")
         undo = _newest_action(batch_id, "cancel")
@@ -303,6 +321,8 @@ def cancel(batch_id: int) -> None:
 
 def revert(action_id: int) -> None:
     """Undo a recorded cancel or mark (refused, naming the rows, if they were queued since)."""
+    if _refused("undone"):
+        return
     st.session_state.pop(UNDO, None)
     try:
         result = cache.ledger().revert(int(action_id), actor=actor(), origin="app")
@@ -318,6 +338,8 @@ def revert(action_id: int) -> None:
 
 def reopen(batch_id: int) -> None:
     """Open a cancelled batch again, if its rows are still free."""
+    if _refused("reopened"):
+        return
     try:
         result = cache.ledger().reopen(int(batch_id), actor=actor(), origin="app")
     except LabelnextError as exc:

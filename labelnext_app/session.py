@@ -11,7 +11,8 @@ State that must outlive a page lives under plain (non-widget) keys set once with
     A ``frozenset`` of ``data_row_id`` strings; survives paging, filters and page switches. It
     is replaced, never changed in place, so a rerun with the same selection reuses its row mask.
 ``user_name``
-    Who is working, recorded on batches as ``created_by``.
+    The name typed in the sidebar when nobody is signed in (see :mod:`labelnext_app.auth`,
+    which decides who is recorded on batches and actions).
 ``project``
     The project the next batch is for: Review hides the rows queued or labeled in it, and Batch
     submits to it by default.
@@ -39,7 +40,6 @@ __all__ = [
     "selection",
     "set_project",
     "set_selection",
-    "signed_in_user",
 ]
 
 RUN_KEY = "run_key"
@@ -59,18 +59,8 @@ def init_state(default_run_key: str | None) -> None:
     ss.setdefault(RUN_KEY, default_run_key)
     ss.setdefault(SCORING, Scoring(strategy=DEFAULT_STRATEGY))
     ss.setdefault(SELECTION, frozenset())
-    ss.setdefault(USER, signed_in_user() or "")
+    ss.setdefault(USER, "")
     ss.setdefault(PROJECT, None)
-
-
-def signed_in_user() -> str | None:
-    """The signed-in user's name or e-mail when ``st.login`` is configured, else ``None``."""
-    try:
-        if st.user.is_logged_in:
-            return str(st.user.get("name") or st.user.get("email") or "") or None
-    except Exception:  # no auth configured: st.user raises or has no is_logged_in
-        return None
-    return None
 
 
 def selection() -> frozenset[str]:

@@ -12,7 +12,7 @@ import streamlit as st
 from labelnext.errors import FileProblemsError, LabelnextError
 from labelnext.runs import ModelRun
 
-from . import runs, safe_text, scoring_state, session
+from . import auth, runs, safe_text, scoring_state, session
 
 STRATEGY_LABELS = {
     "least_confidence": "Least confidence",
@@ -248,10 +248,17 @@ def sidebar(run: ModelRun | None) -> None:
             disabled=count == 0,
             width="stretch",
         )
-        user = session.signed_in_user()
-        if user:
-            ss[session.USER] = user
-            st.caption(f"Signed in as {safe_text.md(user)}")
+        who = auth.identity()
+        if who.authenticated:
+            st.caption(f"Signed in as {safe_text.md(who.name)}")
+            if who.method == "oidc":
+                st.button(
+                    "Sign out",
+                    key="sidebar_logout",
+                    on_click=st.logout,
+                    icon=":material/logout:",
+                    width="stretch",
+                )
         else:
             ss["sidebar_user"] = ss.get(session.USER, "")
             st.text_input(
@@ -260,3 +267,6 @@ def sidebar(run: ModelRun | None) -> None:
                 on_change=_sync_user,
                 placeholder="recorded on the batches you submit",
             )
+        decision = auth.permission()
+        if not decision.allowed:
+            st.caption(f"View only: {decision.text(safe_text.md)}.")

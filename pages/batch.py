@@ -9,6 +9,7 @@ from labelnext import view as views
 from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.ledger import HISTORY_COLUMNS
 from labelnext_app import (
+    auth,
     batch_actions,
     batch_builder,
     cache,
@@ -117,6 +118,21 @@ except LabelnextError as exc:
     ui.show_error(exc, prefix="Ledger unavailable: ")
     projects = []
 
+who = auth.identity()
+may_edit = auth.permission()
+if not who.authenticated:
+    st.caption(
+        ":material/no_accounts: Actions are not authenticated: the name typed in the sidebar is "
+        "recorded as given. A shared URL should sign people in (see docs/team.md)."
+    )
+if not may_edit.allowed:
+    st.info(
+        f"**View only:** {may_edit.text(safe_text.md)}. Submitting, marking, cancelling and "
+        "undoing are for editors.",
+        icon=":material/visibility:",
+    )
+writes_off = queue.unavailable is not None or not may_edit.allowed
+
 run_key = str(ss.get(session.RUN_KEY) or "")
 ss.setdefault(
     "batch_name",
@@ -153,7 +169,7 @@ with st.form("batch_form", border=True):
         type="primary",
         on_click=batch_actions.submit,
         args=(run_key, scoring),
-        disabled=not in_run.any() or ledger is None or queue.unavailable is not None,
+        disabled=not in_run.any() or ledger is None or writes_off,
         key="batch_submit",
     )
 
@@ -301,7 +317,6 @@ with st.container(border=True, key="batch_status"):
         height=80,
     )
     closed = info.status in ("labeled", "cancelled")
-    writes_off = queue.unavailable is not None
     s2.button(
         "Mark labeled",
         key="batch_mark_labeled",
@@ -342,6 +357,7 @@ with st.container(border=True, key="batch_status"):
             key="batch_undo",
             on_click=batch_actions.revert,
             args=(undo,),
+            disabled=writes_off,
             icon=":material/undo:",
         )
     try:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,64 +52,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
-class StreamlitServer:
-    """One ``streamlit run app.py`` process: its URL, data folder and environment."""
+class ServedProcess:
+    """A child process a test talks to over HTTP: its output goes to ``log_path``; ``start``
+    polls a URL until it answers, and a process that dies is reported at once, with its exit
+    code and log, never after a long wait."""
 
-    home: Path
-    data: Path
-    env: dict[str, str]
+    #: what messages call the process
+    what = "process"
     log_path: Path
-    url: str = ""
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    proc: subprocess.Popen[bytes] | None
 
-    @property
-    def ledger_url(self) -> str:
-        return (
-            self.env.get("LABELNEXT_DB_URL") or f"sqlite:///{(self.home / 'ledger.db').resolve()}"
-        )
-
-    def start(self, timeout: float = 90.0) -> StreamlitServer:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
+    def _spawn(self, command: list[str], **popen: Any) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless=true",
-                f"--server.port={port}",
-                "--server.address=127.0.0.1",
-                "--server.fileWatcherType=none",
-                "--browser.gatherUsageStats=false",
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
         log.close()
+
+    def _wait_for(self, url: str, answered: Callable[[bytes], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             self.check_alive()
             try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
-                    if answer.read().strip() == b"ok":
-                        return self
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    if answered(answer.read()):
+                        return
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                pytest.fail(f"streamlit did not answer in {timeout:.0f} s:\n{self.log()}")
+                pytest.fail(f"{self.what} did not answer in {timeout:.0f} s:\n{self.log()}")
             time.sleep(0.25)
 
     def check_alive(self) -> None:
-        """Fail at once, with the exit code and the log, if the server process has died."""
+        """Fail at once, with the exit code and the log, if the process has died."""
         if self.proc is not None and self.proc.poll() is not None:
-            pytest.fail(f"streamlit exited with code {self.proc.returncode}:\n{self.log()}")
+            pytest.fail(f"{self.what} exited with code {self.proc.returncode}:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
@@ -123,6 +100,52 @@ class StreamlitServer:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+@dataclass
+class StreamlitServer(ServedProcess):
+    """One ``streamlit run app.py`` process: its URL, data folder and environment."""
+
+    what = "streamlit"
+    home: Path
+    data: Path
+    env: dict[str, str]
+    log_path: Path
+    url: str = ""
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    #: a port chosen beforehand (a sign-in redirect URI names it), else a free one at start
+    port: int | None = None
+    #: more ``streamlit run`` options (``--secrets.files=...``)
+    args: tuple[str, ...] = ()
+
+    @property
+    def ledger_url(self) -> str:
+        return (
+            self.env.get("LABELNEXT_DB_URL") or f"sqlite:///{(self.home / 'ledger.db').resolve()}"
+        )
+
+    def start(self, timeout: float = 90.0) -> StreamlitServer:
+        port = self.port or free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless=true",
+                f"--server.port={port}",
+                "--server.address=127.0.0.1",
+                "--server.fileWatcherType=none",
+                "--browser.gatherUsageStats=false",
+                *self.args,
+            ],
+            cwd=REPO,
+            env=self.env,
+        )
+        self._wait_for(f"{self.url}/_stcore/health", lambda body: body.strip() == b"ok", timeout)
+        return self
 
 
 def make_server(root: Path, **env: str) -> StreamlitServer:

@@ -8,6 +8,7 @@ afterwards. Without a reachable PostgreSQL the PostgreSQL cases are skipped, exc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -52,8 +53,8 @@ def require_postgres() -> None:
     )
 
 
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
+@contextlib.contextmanager
+def new_pg_schema() -> Iterator[str]:
     """A SQLAlchemy URL whose search_path is a new, empty PostgreSQL schema (dropped after)."""
     require_postgres()
     import psycopg
@@ -67,6 +68,13 @@ def pg_schema_url() -> Iterator[str]:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute("SET lock_timeout = '10s'")
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A SQLAlchemy URL whose search_path is a new, empty PostgreSQL schema (dropped after)."""
+    with new_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(

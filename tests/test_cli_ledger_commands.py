@@ -144,6 +144,23 @@ def test_created_by_is_the_os_user_and_the_default_ledger_is_in_labelnext_home(
     assert code == 0
     with Ledger(f"sqlite:///{tmp_path / 'home' / 'ledger.db'}") as ledger:
         assert ledger.batch(int(out)).created_by == "grace"
+        submit = ledger.actions(batch_id=int(out)).iloc[0]
+        assert (submit["kind"], submit["actor"], submit["origin"]) == ("submit", "grace", "cli")
+
+
+@pytest.mark.parametrize("option", ["--as", "--created-by"])
+def test_submit_as_records_that_name_on_the_batch_and_its_action(
+    capsys: pytest.CaptureFixture[str], db: str, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    monkeypatch.setattr("getpass.getuser", lambda: "grace")
+    code, out, _ = run_cli(
+        capsys, "submit", str(RUN), "--project", "p", "--name", "n", "--top", "2",
+        option, "ada@lab.org", "--db", db,
+    )  # fmt: skip
+    assert code == 0
+    with Ledger(db) as ledger:
+        assert ledger.batch(int(out)).created_by == "ada@lab.org"
+        assert list(ledger.actions(batch_id=int(out))["actor"]) == ["ada@lab.org"]
 
 
 def test_batches_lists_newest_first(

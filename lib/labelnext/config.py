@@ -21,6 +21,12 @@ variable                           meaning                                      
                                    (decompressed and dictionary-expanded)
 ``LABELNEXT_REVIEW_GRID``          the Review grid: ``component`` (one browser          widgets
                                    component) or ``widgets`` (a widget per card)
+``LABELNEXT_TRUSTED_USER_HEADER``  the header in which an authenticating proxy names  none
+                                   the user (``X-Forwarded-Email``)
+``LABELNEXT_TRUSTED_PROXIES``      the addresses (IPs, CIDRs; commas or spaces) that    none
+                                   header is believed from
+``LABELNEXT_EDITORS``              e-mails and ``@domains`` that may change the ledger  everyone
+                                   (see :mod:`labelnext.access`)
 =================================  ===================================================  ==========
 """
 
@@ -30,6 +36,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from labelnext.access import Network, parse_editors, parse_networks
 
 __all__ = ["Settings", "settings"]
 
@@ -71,6 +79,12 @@ class Settings:
     review_grid : str
         ``"component"`` (the page's thumbnails in one browser component, keyboard and range
         picks) or ``"widgets"`` (a Streamlit widget per card); anything else reads as widgets.
+    trusted_user_header : str or None
+        The header a trusted proxy names the signed-in user in, or None (not honoured).
+    trusted_proxies : tuple of ip_network
+        Where that header is believed from (entries that are not addresses are left out).
+    editors : tuple of str
+        Lower-cased e-mails and ``@domains`` that may change the ledger; empty: everyone.
     """
 
     home: Path = Path(DEFAULT_HOME)
@@ -83,6 +97,9 @@ class Settings:
     max_run_mb: float = DEFAULT_MAX_RUN_MB
     hold_before_commit: str | None = None
     review_grid: str = DEFAULT_REVIEW_GRID
+    trusted_user_header: str | None = None
+    trusted_proxies: tuple[Network, ...] = field(default=())
+    editors: tuple[str, ...] = field(default=())
 
     @property
     def uploads_dir(self) -> Path:
@@ -124,6 +141,9 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_run_mb=_positive(env.get("LABELNEXT_MAX_RUN_MB"), DEFAULT_MAX_RUN_MB),
         hold_before_commit=env.get(HOLD_BEFORE_COMMIT_ENV) or None,
         review_grid=_choice(env.get("LABELNEXT_REVIEW_GRID"), REVIEW_GRIDS, DEFAULT_REVIEW_GRID),
+        trusted_user_header=env.get("LABELNEXT_TRUSTED_USER_HEADER", "").strip() or None,
+        trusted_proxies=parse_networks(env.get("LABELNEXT_TRUSTED_PROXIES", "")),
+        editors=parse_editors(env.get("LABELNEXT_EDITORS", "")),
     )
 
 

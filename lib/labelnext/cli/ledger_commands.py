@@ -2,7 +2,8 @@
 
 Every command takes ``--db URL`` (default ``$LABELNEXT_DB_URL``, else
 ``$LABELNEXT_HOME/ledger.db``). Every change is recorded in the ledger's actions with origin
-``cli`` and, as actor, the OS user or ``--as NAME`` (``submit``: ``--created-by``).
+``cli`` and, as actor, the OS user or ``--as NAME`` (``submit`` records the same name as the
+batch's ``created_by``; ``--created-by`` is kept as another spelling of ``--as``).
 """
 
 from __future__ import annotations
@@ -139,12 +140,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
             **kind,
             priority=args.priority,
             note=args.note,
-            created_by=args.created_by or _user(),
+            created_by=_actor(args),
             strategy=args.strategy,
             strategy_params=params,
             run_id=run_id,
             client_token=args.client_token,
             on_conflict=args.on_conflict,
+            actor=_actor(args),
             origin=ORIGIN,
             **method,
         )
@@ -275,9 +277,10 @@ def cmd_actions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_actor_argument(parser: argparse.ArgumentParser) -> None:
+def _add_actor_argument(parser: argparse.ArgumentParser, *aliases: str) -> None:
     parser.add_argument(
         "--as",
+        *aliases,
         dest="actor",
         metavar="NAME",
         default=None,
@@ -318,7 +321,7 @@ def add_ledger_commands(subparsers: Any) -> None:
         help="rows already in an open batch: refuse the batch (exit 3) or leave them out",
     )
     p.add_argument("--note", default="", help="a note for the annotation team")
-    p.add_argument("--created-by", default=None, help="who submits (default: the OS user)")
+    _add_actor_argument(p, "--created-by")
     p.add_argument(
         "--client-token", default=None, help="idempotency key: a retry returns the same batch"
     )
