@@ -1087,7 +1087,10 @@ class SimulationResult:
 
     def verdict(self) -> str:
         """The outcome in plain words, with the numbers."""
-        table = self.summary().set_index("strategy")
+        table: dict[str, dict[str, Any]] = {
+            str(r["strategy"]): {str(k): v for k, v in r.items()}
+            for r in self.summary().to_dict("records")
+        }
         settings = self.settings
         bar = (
             f"{settings.target:.0%} of full-pool accuracy ({self.target_accuracy:.1%}; the "
@@ -1095,7 +1098,7 @@ class SimulationResult:
         )
         over = f"{settings.seeds} seed(s), batches of {settings.batch}, budget {settings.budget:,}"
         notes = []
-        for name, row in table.iterrows():
+        for name, row in table.items():
             if row["reached"] < row["seeds"]:
                 notes.append(
                     f"{name} did not reach the target in {row['seeds'] - row['reached']} of "
@@ -1113,7 +1116,7 @@ class SimulationResult:
                 f"One seed only: no interval, so no verdict. Run at least 5 seeds ({over}).{tail}"
             )
         best = self.winner()
-        random_labels = _fmt_labels(float(table.at[RANDOM, "labels_median"]), settings.budget)
+        random_labels = _fmt_labels(table[RANDOM]["labels_median"], settings.budget)
         if best is None:
             losers = [n for n, s in self.savings().items() if s["savings_high"] < 0]
             lose = f" Worse than random: {', '.join(losers)}." if losers else ""
@@ -1122,7 +1125,7 @@ class SimulationResult:
                 f"{settings.confidence:.0%} interval of savings lies above 0 (target {bar}; "
                 f"random needs {random_labels} labels, median; {over}).{lose}{tail}"
             )
-        row = table.loc[best].to_dict()
+        row = table[best]
         return (
             f"{best} saves {row['savings']:.0%} of the labels random needs to reach {bar} "
             f"({settings.confidence:.0%} interval {row['savings_low']:.0%} to "
