@@ -88,6 +88,7 @@ __all__ = [
     "parse_strategy",
     "simulate",
     "simulation_data",
+    "summary_text",
 ]
 
 RANDOM = "random"
@@ -1092,9 +1093,10 @@ class SimulationResult:
             for r in self.summary().to_dict("records")
         }
         settings = self.settings
-        bar = (
-            f"{settings.target:.0%} of full-pool accuracy ({self.target_accuracy:.1%}; the "
-            f"whole pool gives {self.full_accuracy:.1%})"
+        bar = f"{settings.target:.0%} of full-pool accuracy"
+        reference = (
+            f"target accuracy {self.target_accuracy:.1%}; the whole pool gives "
+            f"{self.full_accuracy:.1%}"
         )
         over = f"{settings.seeds} seed(s), batches of {settings.batch}, budget {settings.budget:,}"
         notes = []
@@ -1122,15 +1124,16 @@ class SimulationResult:
             lose = f" Worse than random: {', '.join(losers)}." if losers else ""
             return (
                 f"No reliable difference from random at this budget: no strategy's "
-                f"{settings.confidence:.0%} interval of savings lies above 0 (target {bar}; "
-                f"random needs {random_labels} labels, median; {over}).{lose}{tail}"
+                f"{settings.confidence:.0%} interval of savings lies above 0 (random needs "
+                f"{random_labels} labels, median, to reach {bar}; {reference}; {over})."
+                f"{lose}{tail}"
             )
         row = table[best]
         return (
             f"{best} saves {row['savings']:.0%} of the labels random needs to reach {bar} "
             f"({settings.confidence:.0%} interval {row['savings_low']:.0%} to "
             f"{row['savings_high']:.0%}): {_fmt_labels(row['labels_median'], settings.budget)} "
-            f"labels (median) against random's {random_labels} ({over}).{tail}"
+            f"labels (median) against random's {random_labels} ({reference}; {over}).{tail}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -1179,3 +1182,36 @@ def _strategy_verdict(s: Mapping[str, float], settings: SimulationSettings) -> s
     if s["savings_high"] < 0:
         return f"needs {-s['savings']:.0%} more labels ({interval})"
     return f"no reliable difference from random at this budget ({interval})"
+
+
+def summary_text(result: SimulationResult) -> str:
+    """The summary as a Markdown table (what the CLI prints and the docs show)."""
+    s = result.settings
+    low, high = s.band
+    budget = s.budget
+    head = (
+        f"{result.name}: {result.n_pool:,} pool rows, {result.n_test:,} test rows, "
+        f"{len(result.classes)} classes, features: {result.source}; full-pool accuracy "
+        f"{result.full_accuracy:.1%}, target {s.target:.0%} of it = {result.target_accuracy:.1%}; "
+        f"{s.seeds} seed(s), initial {s.initial}, batches of {s.batch}, budget {budget:,}\n\n"
+    )
+    lines = [
+        f"| strategy | labels to target (median) | {low:.0%} to {high:.0%} | reached | "
+        f"accuracy at budget | macro-F1 at budget | savings vs random | "
+        f"{s.confidence:.0%} interval | verdict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in result.summary().to_dict("records"):
+        has = not math.isnan(row["savings"])
+        lines.append(
+            f"| {row['strategy']} | {_fmt_labels(row['labels_median'], budget)} | "
+            f"{_fmt_labels(row['labels_low'], budget)} to "
+            f"{_fmt_labels(row['labels_high'], budget)}"
+            f" | {row['reached']}/{row['seeds']} | {row['accuracy_at_budget']:.1%} | "
+            f"{row['macro_f1_at_budget']:.1%} | "
+            + (f"{row['savings']:+.0%}" if has else "(baseline)")
+            + " | "
+            + (f"{row['savings_low']:+.0%} to {row['savings_high']:+.0%}" if has else "")
+            + f" | {row['verdict']} |"
+        )
+    return head + "\n".join(lines)
