@@ -164,9 +164,18 @@ def metadata_choices(run_hash: str, column: str, _run: ModelRun) -> list[Any]:
     return sorted(pd.unique(values.dropna()).tolist(), key=str)[:500]
 
 
+@st.cache_resource(max_entries=_MAX_RUNS, show_spinner=False)
+def simulation_data(run_hash: str, _run: ModelRun) -> Any:
+    """The run's labeled rows and features for the Simulate page (errors are not cached)."""
+    from labelnext.simulate import simulation_data as build
+
+    return build(_run)
+
+
 def clear_all() -> None:
     """Forget every cached run, score array and ledger (used by tests)."""
     for fn in (
+        simulation_data,
         run_from_path,
         run_from_upload,
         scores,
