@@ -93,9 +93,9 @@ with st.container(border=True):
 ui.show_outcome(ss.get(actions.OUTCOME))
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)
 def progress_panel() -> None:
-    """The running job's progress bar and Cancel, refreshed twice a second."""
+    """The running job's progress bar and Cancel, refreshed every second."""
     job = actions.current_job()
     if job is None:
         return
