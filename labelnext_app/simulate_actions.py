@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 JOB = "simulate_job"  # session: id of the running (or last) job
-RESULT = "simulate_result"  # session: the SimulationResult shown
+RESULT = "simulate_result"  # session: (data hash, SimulationResult) of the result shown
 OUTCOME = "simulate_outcome"  # session: (kind, markdown) of the last action
 CHOICES = (
     "random",
@@ -97,7 +97,7 @@ class Job:
 
     key: str
     params: dict[str, Any]
-    total_rounds: int = 0
+    data_hash: str = ""
     cancel_event: threading.Event = dataclasses.field(default_factory=threading.Event)
     progress: Progress | None = None
     result: SimulationResult | None = None
@@ -195,11 +195,11 @@ def start(data: SimulationData) -> None:
     key = result_key(data, params)
     stored = stored_result(key)
     if stored is not None:
-        ss[RESULT] = stored
+        ss[RESULT] = (data.content_hash, stored)
         ss[OUTCOME] = ("info", "Reopened the finished simulation with these settings.")
         ss.pop(JOB, None)
         return
-    job = Job(key=key, params=params)
+    job = Job(key=key, params=params, data_hash=data.content_hash)
     job.thread = threading.Thread(
         target=_work, args=(job, data), name=f"labelnext-simulate-{key[:8]}", daemon=True
     )
@@ -234,7 +234,7 @@ def collect() -> None:
     if job is None or job.running:
         return
     if job.result is not None:
-        ss[RESULT] = job.result
+        ss[RESULT] = (job.data_hash, job.result)
         ss[OUTCOME] = (
             "success",
             f"Finished in {(job.finished or job.started) - job.started:.0f} s.",
@@ -307,12 +307,12 @@ def shown_result(data: SimulationData) -> tuple[SimulationResult | None, bool]:
     settings (it reopens instantly).
     """
     ss = st.session_state
-    result = ss.get(RESULT)
-    if isinstance(result, SimulationResult) and result.name == data.name:
-        return result, False
+    shown = ss.get(RESULT)
+    if isinstance(shown, tuple) and shown[0] == data.content_hash:
+        return shown[1], False
     stored = stored_result(result_key(data, params_from_state()))
     if stored is not None:
-        ss[RESULT] = stored
+        ss[RESULT] = (data.content_hash, stored)
         return stored, True
     return None, False
 

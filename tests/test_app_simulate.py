@@ -12,8 +12,10 @@ import pytest
 from app_support import MULTILABEL_KEY, SAMPLE_KEY, assert_clean, open_run
 from streamlit.testing.v1 import AppTest
 
+from labelnext.paths import SAMPLE_DATA_DIR
+from labelnext.readers import load_run
 from labelnext.scoring import Scoring
-from labelnext.simulate import SimulationData, simulate
+from labelnext.simulate import SimulationData, simulate, simulation_data
 from labelnext_app import simulate_actions
 
 PAGE = "pages/simulate.py"
@@ -123,7 +125,8 @@ def test_use_the_winner_as_the_default_sets_the_sidebar_strategy_and_batch_metho
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = open_simulate(tmp_path, monkeypatch)
-    at.session_state[simulate_actions.RESULT] = winning_result()
+    data = simulation_data(load_run(SAMPLE_DATA_DIR / "mnist" / "run_001"))
+    at.session_state[simulate_actions.RESULT] = (data.content_hash, winning_result())
     at.run()
     assert_clean(at)
     assert at.success[0].value.startswith("margin saves ")

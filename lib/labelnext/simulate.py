@@ -360,7 +360,9 @@ def _check_estimator(estimator: Any) -> None:
 class Curve:
     """One learning curve: after every fit, the labels used and the test scores.
 
-    ``methods`` holds, per round that picked, the method that ran (``auto`` resolved).
+    ``methods`` holds, per round that picked, the method that ran (``auto`` resolved). The
+    ``*_seconds`` are CPU seconds of the thread that ran the loop (steady on a shared machine;
+    BLAS runs in that thread, limited to one thread by :func:`simulate`).
     """
 
     labels: list[int] = field(default_factory=list)
@@ -462,16 +464,16 @@ def learning_curve(
     while True:
         if on_round is not None:
             on_round(round_)
-        tick = time.perf_counter()
+        tick = time.thread_time()
         fitted = model.fit(pool_x[labeled], pool_y[labeled])
-        tock = time.perf_counter()
+        tock = time.thread_time()
         predicted = np.asarray(fitted.predict(test_x), dtype=np.int64)
         n_labels = int(labeled.sum())
         curve.labels.append(n_labels)
         curve.accuracy.append(float((predicted == test_y).mean()))
         curve.macro_f1.append(_macro_f1(test_y, predicted, n_classes))
         curve.fit_seconds += tock - tick
-        curve.score_seconds += time.perf_counter() - tock
+        curve.score_seconds += time.thread_time() - tock
         k = min(batch, budget - n_labels, n_pool - n_labels)
         if k <= 0:
             return curve
@@ -482,9 +484,9 @@ def learning_curve(
             chosen = random_order[n_labels - n_initial :][:k]
             curve.methods.append(RANDOM)
         else:
-            tick = time.perf_counter()
+            tick = time.thread_time()
             probabilities = fitted.predict_proba(pool_x[unlabeled])
-            tock = time.perf_counter()
+            tock = time.thread_time()
             curve.predict_seconds += tock - tick
             seed = int(np.random.default_rng([*seed_root, round_]).integers(2**31))
             if picker is not None:
@@ -520,7 +522,7 @@ def learning_curve(
                 )
                 picked = pick.indices
                 curve.methods.append(pick.method)
-            curve.select_seconds += time.perf_counter() - tock
+            curve.select_seconds += time.thread_time() - tock
             chosen = unlabeled[picked]
         labeled[chosen] = True
 
@@ -953,8 +955,8 @@ class SimulationResult:
 
     ``curves`` has one row per strategy, seed and round: ``strategy, seed, round, labels,
     accuracy, macro_f1, method`` (the method that picked the batch that led to this point,
-    ``initial`` for the first). ``timing`` sums seconds over all curves (fit, predict, select,
-    score) plus the wall time.
+    ``initial`` for the first). ``timing`` sums CPU seconds over all curves (``fit``,
+    ``predict``, ``select``, ``score``) and has the ``wall`` time and the number of ``rounds``.
     """
 
     settings: SimulationSettings
@@ -1099,20 +1101,26 @@ class SimulationResult:
             f"{self.full_accuracy:.1%}"
         )
         over = f"{settings.seeds} seed(s), batches of {settings.batch}, budget {settings.budget:,}"
-        notes = []
-        for name, row in table.items():
-            if row["reached"] < row["seeds"]:
-                notes.append(
-                    f"{name} did not reach the target in {row['seeds'] - row['reached']} of "
-                    f"{row['seeds']} seed(s) within {settings.budget:,} labels (median accuracy "
+        short = [(name, row) for name, row in table.items() if row["reached"] < row["seeds"]]
+        tail = ""
+        if short:
+            tail = (
+                f" Not reached within {settings.budget:,} labels in some seeds: "
+                + ", ".join(
+                    f"{name} {row['seeds'] - row['reached']} of {row['seeds']} (median accuracy "
                     f"at the budget {row['accuracy_at_budget']:.1%})"
+                    for name, row in short
                 )
-        tail = (
-            " " + "; ".join(notes) + " — those seeds count as the budget, so their savings are "
-            "bounds."
-            if notes
-            else ""
-        )
+                + "; those seeds count as the budget, so the savings are bounds."
+            )
+            ahead = [
+                f"{name} {s['gain']:+.1f} points ({settings.confidence:.0%} interval "
+                f"{s['gain_low']:+.1f} to {s['gain_high']:+.1f})"
+                for name, s in self.savings().items()
+                if s["gain_low"] > 0 or s["gain_high"] < 0
+            ]
+            if ahead:
+                tail += " Accuracy at the budget versus random: " + ", ".join(ahead) + "."
         if settings.seeds < 2:
             return (
                 f"One seed only: no interval, so no verdict. Run at least 5 seeds ({over}).{tail}"
