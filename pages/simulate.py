@@ -36,7 +36,7 @@ pool = actions.pool_size(data)
 st.markdown(
     f"**{data.n_rows:,}** labeled rows of {safe_text.md(run.name)} · about **{pool:,}** in the "
     f"pool and **{data.n_rows - pool:,}** held out for testing · features: "
-    f"`{safe_text.md(data.source)}`"
+    f"{safe_text.md(data.source)}"
 )
 
 # -- settings ------------------------------------------------------------------------------------

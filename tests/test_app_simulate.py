@@ -54,7 +54,7 @@ def test_the_page_shows_the_labeled_rows_and_the_controls(
     at = open_simulate(tmp_path, monkeypatch)
     assert_clean(at)
     assert any("**4,875** labeled rows" in m.value for m in at.markdown)
-    assert "features: `run`" in next(m.value for m in at.markdown if "labeled rows" in m.value)
+    assert "features: run" in next(m.value for m in at.markdown if "labeled rows" in m.value)
     assert at.multiselect(key="simulate_strategies").value == [
         "random",
         "margin",
