@@ -21,7 +21,7 @@ from labelnext.idfiles import parse_id_lines
 from labelnext.runs import ModelRun
 from labelnext.scoring import Scoring
 
-from . import cache, runs, safe_text, scoring_state, session
+from . import batch_builder, cache, runs, safe_text, scoring_state, session
 
 if TYPE_CHECKING:
     from labelnext.ledger import Ledger
@@ -146,6 +146,7 @@ def submit(run_key: str, scoring: Scoring) -> None:
             task=run.task,
             classes=run.classes,
             on_conflict="skip" if ss.get("batch_on_conflict", "").startswith("Leave") else "fail",
+            **batch_builder.record_for_submit(session.selection()),
         )
     except BatchConflictError as exc:
         ss[CONFLICT] = exc
@@ -167,6 +168,8 @@ def submit(run_key: str, scoring: Scoring) -> None:
     ss["batch_last_id"] = result.batch_id
     ss["batch_export_pick"] = result.batch_id  # the download section shows the new batch
     session.clear_selection()
+    ss.pop(batch_builder.USED, None)
+    ss.pop(batch_builder.PROPOSAL, None)  # the queue changed: propose again for the next batch
     session.set_project(project)  # Review now hides this project's queue
     ss["batch_client_token"] = uuid.uuid4().hex
     ss.pop("batch_name", None)  # a fresh suggestion for the next batch

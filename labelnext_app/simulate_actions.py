@@ -81,6 +81,8 @@ CHOICES = (
     "auto",
 )
 TEST_FRACTION = 0.2
+BUILDER_METHOD = "builder_method"  # the Batch page builder's widgets (labelnext_app.batch_builder)
+BUILDER_SIZE = "builder_size"
 DEFAULTS: dict[str, Any] = {
     "simulate_strategies": list(DEFAULT_STRATEGIES),
     "simulate_seeds": 10,
@@ -269,18 +271,25 @@ def adoptable(result: SimulationResult) -> tuple[str, str, str] | None:
     return winner, method, under
 
 
-def adopt(winner: str) -> None:
-    """Make the winner the session's default (an ``on_click`` callback): its uncertainty
-    strategy becomes the sidebar's Strategy, its batch method the session's batch method."""
+def adopt(winner: str, batch_size: int) -> None:
+    """Make the winner the session's default (an ``on_click`` callback).
+
+    Its uncertainty strategy becomes the sidebar's Strategy; its batch method and the simulated
+    batch size become the Batch page builder's Method and N (set before that page draws its
+    widgets, so they open on them) and the session's batch method.
+    """
     ss = st.session_state
     method, under = parse_strategy(winner)
     current = scoring_state.as_scoring(ss.get(session.SCORING))
     scoring_state.set_scoring(dataclasses.replace(current, strategy=under))
     session.set_batch_method(method)
+    ss[BUILDER_METHOD] = method
+    ss[BUILDER_SIZE] = int(batch_size)
     ss["review_page"] = 1
     ss[OUTCOME] = (
         "success",
-        f"Default set: strategy **{under}**, batch method **{method}** (from the winner {winner}).",
+        f"Default set: strategy **{under}** in the sidebar; batch method **{method}** with "
+        f"batches of **{batch_size}** on the Batch page (from the winner {winner}).",
     )
 
 

@@ -10,6 +10,7 @@ from labelnext.errors import BatchConflictError, LabelnextError
 from labelnext.ledger import HISTORY_COLUMNS
 from labelnext_app import (
     batch_actions,
+    batch_builder,
     cache,
     charts,
     review,
@@ -69,6 +70,9 @@ if isinstance(conflict, BatchConflictError):
     ]
     st.dataframe(conflicts, hide_index=True, key="batch_conflicts", width=420)
 
+# -- the batch builder: a method's proposal, previewed before it becomes the selection ----------
+batch_builder.draw(run, scoring, pool, queue.excluded)
+
 # -- the selection against the pool ------------------------------------------------------------
 m = st.columns(4)
 m[0].metric("Selected", f"{int(in_run.sum()):,}")
@@ -97,7 +101,10 @@ if in_run.any():
             config={"displayModeBar": False},
         )
 else:
-    st.info("Nothing is selected yet. Pick rows on the Review page, then come back here.")
+    st.info(
+        "Nothing is selected yet. Propose a batch above and use it as the selection, or pick "
+        "rows on the Review page."
+    )
 
 # -- submit ------------------------------------------------------------------------------------
 ledger = None

@@ -184,13 +184,13 @@ with st.container(border=True):
         name, method, under = winner
         st.markdown(
             f"**{safe_text.md(name)}** is the winner: strategy **{under}**, batch method "
-            f"**{method}**."
+            f"**{method}**, batches of **{result.settings.batch}**."
         )
         st.button(
             f"Use {name} as the default",
             key="simulate_adopt",
             on_click=actions.adopt,
-            args=(name,),
+            args=(name, result.settings.batch),
             icon=":material/check:",
         )
 st.caption(

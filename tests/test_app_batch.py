@@ -9,6 +9,7 @@ from app_support import assert_clean, ledger_for, make_app, sample_run, selectio
 from streamlit.testing.v1 import AppTest
 
 from labelnext.select import ranked
+from labelnext_app.session import DEFAULT_STRATEGY
 
 NEW = "New project…"
 
@@ -37,11 +38,11 @@ def test_submit_stores_exactly_the_selection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = sample_run()
-    top = ranked(run, "least_confidence", k=12)
+    top = ranked(run, DEFAULT_STRATEGY, k=12)
     ids = list(top["data_row_id"])[::2]
     at = _batch_page(tmp_path, monkeypatch, ids)
     assert at.metric[0].value == "6"
-    assert at.text_input(key="batch_name").value.startswith(f"{run.name}-least_confidence-")
+    assert at.text_input(key="batch_name").value.startswith(f"{run.name}-{DEFAULT_STRATEGY}-")
     at.select_slider(key="batch_priority").set_value(2)
     at.text_area(key="batch_note").input("ambiguous 4s and 9s")
     _submit(at, "digits-review")
@@ -59,7 +60,7 @@ def test_submit_stores_exactly_the_selection(
         2,
         "ambiguous 4s and 9s",
         "Ada",
-        "least_confidence",
+        DEFAULT_STRATEGY,
     )
     # rows keep the order, scores and confidences of the strategy at selection time
     expected = top.set_index("data_row_id").loc[ids]
@@ -82,7 +83,7 @@ def test_the_form_token_is_the_client_token(
 
 
 def test_conflicts_are_refused_or_trimmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ids = list(ranked(sample_run(), "least_confidence", k=6)["data_row_id"])
+    ids = list(ranked(sample_run(), DEFAULT_STRATEGY, k=6)["data_row_id"])
     at = _batch_page(tmp_path, monkeypatch, ids[:3])
     _submit(at, "p")
     assert at.success
@@ -127,7 +128,7 @@ def test_empty_selection_cannot_be_submitted(
 def test_the_next_suggested_name_counts_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = list(ranked(sample_run(), "least_confidence", k=3)["data_row_id"])
+    ids = list(ranked(sample_run(), DEFAULT_STRATEGY, k=3)["data_row_id"])
     at = _batch_page(tmp_path, monkeypatch, ids)
     assert at.text_input(key="batch_name").value.endswith("-b1")
     _submit(at, "p")
@@ -140,7 +141,7 @@ def test_the_next_suggested_name_counts_batches(
 def test_download_section_names_the_batch_and_history_rows_pick_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = list(ranked(sample_run(), "least_confidence", k=6)["data_row_id"])
+    ids = list(ranked(sample_run(), DEFAULT_STRATEGY, k=6)["data_row_id"])
     at = _batch_page(tmp_path, monkeypatch, ids[:2])
     _submit(at, "first")
     at.session_state["selection"] = set(ids[2:6])
@@ -175,14 +176,14 @@ def test_mark_labeled_some_rows_then_the_rest_and_cancel_another(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = sample_run()
-    ids = list(ranked(run, "least_confidence", k=6)["data_row_id"])
+    ids = list(ranked(run, DEFAULT_STRATEGY, k=6)["data_row_id"])
     at = _batch_page(tmp_path, monkeypatch, ids[:4])
     _submit(at, "digits")
     ledger = ledger_for(tmp_path)
     second = ledger.submit(
         project="digits",
         name="other",
-        rows=ranked(run, "least_confidence", k=6).iloc[4:],
+        rows=ranked(run, DEFAULT_STRATEGY, k=6).iloc[4:],
         created_by="t",
         strategy="least_confidence",
         run_id=None,
@@ -213,7 +214,7 @@ def test_mark_labeled_some_rows_then_the_rest_and_cancel_another(
 def test_writes_that_change_much_ask_first_and_can_be_undone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = list(ranked(sample_run(), "least_confidence", k=5)["data_row_id"])
+    ids = list(ranked(sample_run(), DEFAULT_STRATEGY, k=5)["data_row_id"])
     at = _batch_page(tmp_path, monkeypatch, ids)
     _submit(at, "digits")
     # Cancel asks, naming the batch and its rows; keeping it changes nothing
@@ -248,7 +249,7 @@ def test_a_cancelled_batch_reopens_only_while_its_rows_are_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = sample_run()
-    ids = list(ranked(run, "least_confidence", k=3)["data_row_id"])
+    ids = list(ranked(run, DEFAULT_STRATEGY, k=3)["data_row_id"])
     at = _batch_page(tmp_path, monkeypatch, ids)
     _submit(at, "digits")
     at.button(key="batch_cancel").click().run()
@@ -256,7 +257,7 @@ def test_a_cancelled_batch_reopens_only_while_its_rows_are_free(
     ledger_for(tmp_path).submit(
         project="digits",
         name="took them",
-        rows=ranked(run, "least_confidence", k=1),
+        rows=ranked(run, DEFAULT_STRATEGY, k=1),
         created_by="bob",
         strategy="least_confidence",
         run_id=None,
@@ -270,7 +271,7 @@ def test_a_cancelled_batch_reopens_only_while_its_rows_are_free(
 def test_marking_rows_that_are_not_in_the_batch_says_which(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = list(ranked(sample_run(), "least_confidence", k=3)["data_row_id"])
+    ids = list(ranked(sample_run(), DEFAULT_STRATEGY, k=3)["data_row_id"])
     at = _batch_page(tmp_path, monkeypatch, ids)
     _submit(at, "digits")
     at.text_area(key="batch_mark_rows").input("not-a-row").run()
@@ -322,7 +323,7 @@ def test_a_detection_batch_keeps_its_boxes_and_downloads_for_each_tool(
 def test_images_the_tool_cannot_load_are_warned_about_before_download(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ids = list(ranked(sample_run(), "least_confidence", k=3)["data_row_id"])
+    ids = list(ranked(sample_run(), DEFAULT_STRATEGY, k=3)["data_row_id"])
     at = _batch_page(tmp_path, monkeypatch, ids)
     _submit(at, "digits")
     # the sample's references are bare file names: Label Studio cannot load them as written

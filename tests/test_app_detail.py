@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from labelnext.scoring import scores_for_row
 from labelnext.select import ranked
+from labelnext_app.session import DEFAULT_STRATEGY
 
 
 def _open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: str) -> AppTest:
@@ -24,7 +25,7 @@ def _open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: str) -> AppTest:
 
 def test_deep_link_shows_the_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = sample_run()
-    table = ranked(run, "least_confidence")
+    table = ranked(run, DEFAULT_STRATEGY)
     row = table.iloc[10]
     at = _open(tmp_path, monkeypatch, row["data_row_id"])
     assert at.title[0].value == f"Row {row['data_row_id']}"
@@ -40,7 +41,7 @@ def test_deep_link_shows_the_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_previous_next_follow_the_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ids = list(ranked(sample_run(), "least_confidence", k=5)["data_row_id"])
+    ids = list(ranked(sample_run(), DEFAULT_STRATEGY, k=5)["data_row_id"])
     at = _open(tmp_path, monkeypatch, ids[1])
     at.button(key="detail_next").click().run()
     assert at.title[0].value == f"Row {ids[2]}"
@@ -51,7 +52,7 @@ def test_previous_next_follow_the_view(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_select_from_detail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    rid = ranked(sample_run(), "least_confidence", k=1)["data_row_id"].iloc[0]
+    rid = ranked(sample_run(), DEFAULT_STRATEGY, k=1)["data_row_id"].iloc[0]
     at = _open(tmp_path, monkeypatch, rid)
     at.button(key="detail_select").click().run()
     assert selection(at) == {rid}
@@ -73,7 +74,7 @@ def test_unknown_row_is_an_error_not_a_crash(
 def test_back_to_grid_lands_on_the_rows_page(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rid = ranked(sample_run(), "least_confidence")["data_row_id"].iloc[60]
+    rid = ranked(sample_run(), DEFAULT_STRATEGY)["data_row_id"].iloc[60]
     at = _open(tmp_path, monkeypatch, rid)
     at.button(key="detail_back").click().run()
     assert_clean(at)

@@ -12,6 +12,7 @@ from labelnext.errors import RunValidationError
 from labelnext.readers import load_run
 from labelnext.scoring import Scoring
 from labelnext.select import ranked
+from labelnext_app.session import DEFAULT_STRATEGY
 
 BAD_CSV = b"data_row_id,prob_a,prob_b\nx1,0.5,0.5\nx1,0.7,0.2\n,0.1,0.9\n"
 GOOD_CSV = b"data_row_id,prob_a,prob_b,site\nx1,0.5,0.5,north\nx2,0.9,0.1,south\nx3,0.2,0.8,north\n"
@@ -30,7 +31,7 @@ def test_opens_on_the_first_sample_run(tmp_path: Path, monkeypatch: pytest.Monke
     assert _metric(at, "Classes") == str(len(run.classes))
     assert _metric(at, "Already queued or labeled") == "0"
     assert any(run.name in m.value for m in at.sidebar.markdown)
-    assert at.sidebar.selectbox(key="sidebar_strategy").value == "least_confidence"
+    assert at.sidebar.selectbox(key="sidebar_strategy").value == DEFAULT_STRATEGY
 
 
 def test_summary_counts_rows_in_the_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ from app_support import (
 from streamlit.testing.v1 import AppTest
 
 from labelnext.select import Filter, ranked
+from labelnext_app.session import DEFAULT_STRATEGY
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def review(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 def test_first_thumbnail_is_the_least_confident_row(review: AppTest) -> None:
     run = sample_run()
-    expected = ranked(run, "least_confidence", k=24)
+    expected = ranked(run, DEFAULT_STRATEGY, k=24)
     assert page_ids(review) == list(expected["data_row_id"])
     assert len(review.image) == 24
     # the caption under the first thumbnail: predicted label and confidence
@@ -51,7 +52,7 @@ def test_class_filter_changes_the_view(review: AppTest) -> None:
     assert_clean(review)
     after = page_ids(review)
     assert after != before
-    expected = ranked(sample_run(), "least_confidence", flt=Filter(classes=("3",)), k=24)
+    expected = ranked(sample_run(), DEFAULT_STRATEGY, flt=Filter(classes=("3",)), k=24)
     assert after == list(expected["data_row_id"])
     assert set(expected["predicted_label"]) == {"3"}
 
@@ -60,15 +61,17 @@ def test_confidence_and_metadata_filters(review: AppTest) -> None:
     run = sample_run()
     review.slider(key="review_conf").set_value((0.6, 0.7)).run()
     flt = Filter(min_confidence=0.6, max_confidence=0.7)
-    assert page_ids(review) == list(ranked(run, "least_confidence", flt=flt, k=24)["data_row_id"])
+    assert page_ids(review) == list(ranked(run, DEFAULT_STRATEGY, flt=flt, k=24)["data_row_id"])
     review.selectbox(key="review_meta_col").set_value("ink_level").run()
     review.selectbox(key="review_meta_eq_ink_level").set_value("heavy").run()
     assert_clean(review)
     flt = Filter(min_confidence=0.6, max_confidence=0.7, metadata_equals=(("ink_level", "heavy"),))
-    assert page_ids(review) == list(ranked(run, "least_confidence", flt=flt, k=24)["data_row_id"])
+    assert page_ids(review) == list(ranked(run, DEFAULT_STRATEGY, flt=flt, k=24)["data_row_id"])
 
 
 def test_empty_view_says_so(review: AppTest) -> None:
+    # under least confidence no row of ten classes is below 0.1
+    review.sidebar.selectbox(key="sidebar_strategy").set_value("least_confidence").run()
     review.slider(key="review_conf").set_value((0.0, 0.01)).run()
     assert_clean(review)
     assert page_ids(review) == []
@@ -77,7 +80,7 @@ def test_empty_view_says_so(review: AppTest) -> None:
 
 def test_rows_in_a_batch_are_hidden_by_default(tmp_path: Path, review: AppTest) -> None:
     run = sample_run()
-    queued = ranked(run, "least_confidence", k=5)
+    queued = ranked(run, DEFAULT_STRATEGY, k=5)
     ledger_for(tmp_path).submit(
         project="p",
         name="b",
@@ -95,7 +98,7 @@ def test_rows_in_a_batch_are_hidden_by_default(tmp_path: Path, review: AppTest) 
     shown = page_ids(review)
     assert not set(shown) & set(queued["data_row_id"])
     flt = Filter(exclude_ids=frozenset(queued["data_row_id"]))
-    assert shown == list(ranked(run, "least_confidence", flt=flt, k=24)["data_row_id"])
+    assert shown == list(ranked(run, DEFAULT_STRATEGY, flt=flt, k=24)["data_row_id"])
     review.checkbox(key="review_hide_queued").uncheck().run()
     assert page_ids(review)[:5] == list(queued["data_row_id"])
 
@@ -105,7 +108,7 @@ def test_review_hides_the_queue_of_the_chosen_project_only(
 ) -> None:
     """Rows queued in another project stay in view (they once were hidden for every project)."""
     run = sample_run()
-    top = ranked(run, "least_confidence", k=9)
+    top = ranked(run, DEFAULT_STRATEGY, k=9)
     in_a, in_b = top.iloc[:5], top.iloc[5:]
     ledger = ledger_for(tmp_path)
     for project, rows in (("a", in_a), ("b", in_b)):
@@ -124,12 +127,12 @@ def test_review_hides_the_queue_of_the_chosen_project_only(
     assert at.selectbox(key="review_project").value == "b"
     assert at.selectbox(key="review_project").options == ["a", "b"]
     flt_b = Filter(exclude_ids=frozenset(in_b["data_row_id"]))
-    assert page_ids(at) == list(ranked(run, "least_confidence", flt=flt_b, k=24)["data_row_id"])
+    assert page_ids(at) == list(ranked(run, DEFAULT_STRATEGY, flt=flt_b, k=24)["data_row_id"])
     assert page_ids(at)[:5] == list(in_a["data_row_id"])
     at.selectbox(key="review_project").set_value("a").run()
     assert_clean(at)
     flt_a = Filter(exclude_ids=frozenset(in_a["data_row_id"]))
-    assert page_ids(at) == list(ranked(run, "least_confidence", flt=flt_a, k=24)["data_row_id"])
+    assert page_ids(at) == list(ranked(run, DEFAULT_STRATEGY, flt=flt_a, k=24)["data_row_id"])
     # the Batch page submits to the project Review chose, and Home counts its rows
     at.switch_page("pages/batch.py").run()
     assert at.selectbox(key="batch_project").value == "a"
@@ -141,7 +144,7 @@ def test_select_top_n_selects_exactly_those(review: AppTest) -> None:
     review.number_input(key="review_topn").set_value(30).run()
     review.button(key="review_select_top").click().run()
     assert_clean(review)
-    expected = set(ranked(sample_run(), "least_confidence", k=30)["data_row_id"])
+    expected = set(ranked(sample_run(), DEFAULT_STRATEGY, k=30)["data_row_id"])
     assert selection(review) == expected
     assert review.sidebar.metric[0].value == "30"  # the sidebar count is current in this run
     # the 24 on this page show as picked
@@ -154,7 +157,7 @@ def test_select_top_n_respects_the_filter(review: AppTest) -> None:
     review.button(key="review_select_top").click().run()
     flt = Filter(classes=("8",))
     assert selection(review) == set(
-        ranked(sample_run(), "least_confidence", flt=flt, k=7)["data_row_id"]
+        ranked(sample_run(), DEFAULT_STRATEGY, flt=flt, k=7)["data_row_id"]
     )
 
 
@@ -175,7 +178,7 @@ def test_select_page_invert_and_clear(review: AppTest) -> None:
 def test_select_confidence_range(review: AppTest) -> None:
     review.slider(key="review_range").set_value((0.3, 0.35)).run()
     review.button(key="review_select_range").click().run()
-    table = ranked(sample_run(), "least_confidence")
+    table = ranked(sample_run(), DEFAULT_STRATEGY)
     inside = table[(table["confidence"] >= 0.3 - 1e-6) & (table["confidence"] <= 0.35 + 1e-6)]
     assert len(inside) > 0
     assert selection(review) == set(inside["data_row_id"])
@@ -190,7 +193,7 @@ def test_unpicking_a_thumbnail_removes_it(review: AppTest) -> None:
 
 
 def test_paging_and_page_size(review: AppTest) -> None:
-    table = ranked(sample_run(), "least_confidence")
+    table = ranked(sample_run(), DEFAULT_STRATEGY)
     ids = list(table["data_row_id"])
     review.button(key="review_next").click().run()
     assert page_ids(review) == ids[24:48]

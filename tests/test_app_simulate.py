@@ -136,6 +136,10 @@ def test_use_the_winner_as_the_default_sets_the_sidebar_strategy_and_batch_metho
     assert at.session_state["batch_method"] == "top"
     assert at.selectbox(key="sidebar_strategy").value == "margin"
     assert any("Batch method · **top** (set on Simulate)" in c.value for c in at.sidebar.caption)
+    at.switch_page("pages/batch.py").run()  # the Batch page's builder opens on the winner
+    assert not at.exception
+    assert at.selectbox(key="builder_method").value == "top"
+    assert at.number_input(key="builder_size").value == 5
 
 
 def test_a_run_that_cannot_be_simulated_says_why(

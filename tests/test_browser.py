@@ -23,6 +23,8 @@ from browser_support import (
     settle,
 )
 
+from labelnext_app.session import DEFAULT_STRATEGY
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -36,7 +38,7 @@ def test_review_journey(page, app_server: StreamlitServer) -> None:  # type: ign
     url = app_server.url
     ARTIFACTS.mkdir(exist_ok=True)
     run = load_run(REPO / "sample_data" / "mnist" / "run_001")
-    order = list(ranked(run, "least_confidence")["data_row_id"])
+    order = list(ranked(run, DEFAULT_STRATEGY)["data_row_id"])
     ledger = Ledger(url=app_server.ledger_url)
     before = set(ledger.batches()["batch_id"])
     # 1. the app opens on the sample run, no set-up

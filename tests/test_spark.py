@@ -480,3 +480,26 @@ def test_cli_on_a_standalone_cluster_equals_in_process(spark_cluster: str, tmp_p
     assert list(stored["data_row_id"]) == list(
         ranked(load_run(whole), "ratio", k=100)["data_row_id"]
     )
+
+
+def test_cli_batch_method_on_spark_picks_what_memory_picks(spark: Any, tmp_path: Path) -> None:
+    """--method on Spark: the engine narrows to --candidates rows, the driver picks among them."""
+    from labelnext.cli import main
+    from labelnext.ledger import Ledger
+
+    path = _write(tmp_path / "run.parquet", _table(1500, seed=21))
+    for method in ("diverse", "cluster"):
+        base = ["select", str(path), "--strategy", "margin", "--top", "40", "--method", method]
+        base += ["--candidates", "200", "--seed", "2"]
+        assert main([*base, "--engine", "memory", "--out", str(tmp_path / "memory.csv")]) == 0
+        assert main([*base, "--engine", "spark", "--out", str(tmp_path / "spark.csv")]) == 0
+        memory = pd.read_csv(tmp_path / "memory.csv")
+        on_spark = pd.read_csv(tmp_path / "spark.csv")
+        assert on_spark["data_row_id"].tolist() == memory["data_row_id"].tolist(), method
+    db = f"sqlite:///{tmp_path / 'spark.db'}"
+    args = ["submit", str(path), "--project", "p", "--name", "b", "--top", "30"]
+    assert main([*args, "--method", "diverse", "--engine", "spark", "--db", db]) == 0
+    with Ledger(db) as ledger:
+        batch = ledger.batch(1)
+        assert batch.method == "diverse" and batch.method_params["engine"] == "spark"
+        assert len(ledger.batch_rows(1)) == 30

@@ -8,20 +8,28 @@ runs (and on whichever path: in memory or streamed).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import Any
 
+from labelnext.batch import METHODS, METRICS
 from labelnext.idfiles import read_id_file
+from labelnext.proposal import parse_quotas
 from labelnext.scoring import Scoring
 from labelnext.select import Filter
 from labelnext.uncertainty import AGGREGATIONS, ENSEMBLE_STRATEGIES, STRATEGIES
 
 __all__ = [
+    "add_batch_method_arguments",
     "add_db_argument",
     "add_filter_arguments",
     "add_out_argument",
     "add_run_argument",
     "add_scoring_arguments",
     "filter_from_args",
+    "method_options_from_args",
+    "quotas_from_args",
     "scoring_from_args",
+    "uses_batch_method",
 ]
 
 
@@ -121,3 +129,65 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="ledger URL (default: $LABELNEXT_DB_URL, else $LABELNEXT_HOME/ledger.db)",
     )
+
+
+def add_batch_method_arguments(parser: argparse.ArgumentParser) -> None:
+    """--method and the batch methods' options (see labelnext.batch)."""
+    group = parser.add_argument_group("batch method (labelnext.batch)")
+    group.add_argument(
+        "--method",
+        default="top",
+        choices=METHODS,
+        help="top: the N most uncertain (default); diverse: farthest-first among the most "
+        "uncertain; cluster: one per cluster of the most uncertain; typical: cold start, the most "
+        "typical row of each uncovered cluster; auto: typical while few rows are labeled, then "
+        "cluster (the measured default; docs/batch.md)",
+    )
+    group.add_argument(
+        "--candidates",
+        type=int,
+        metavar="M",
+        help="diverse / cluster: choose among the M most uncertain rows (default 3 x N)",
+    )
+    group.add_argument(
+        "--min-distance",
+        type=float,
+        metavar="D",
+        help="near-duplicate suppression: no two picks (and no pick and a queued or labeled row) "
+        "closer than D in --metric",
+    )
+    group.add_argument("--metric", default="euclidean", choices=METRICS)
+    group.add_argument(
+        "--quota",
+        action="append",
+        metavar="Q",
+        help="class quotas over predicted classes: 'balanced', 'proportional', or CLASS=N or "
+        "CLASS=MIN:MAX (repeatable)",
+    )
+    group.add_argument("--seed", type=int, default=0, help="seeds every random step (default 0)")
+
+
+def quotas_from_args(values: Sequence[str] | None) -> str | dict[str, int | tuple[int, int]] | None:
+    """--quota values as :func:`labelnext.batch.pick_batch`'s ``quotas`` (see ``parse_quotas``).
+
+    >>> quotas_from_args(["cat=5", "dog=2:8"])
+    {'cat': 5, 'dog': (2, 8)}
+    """
+    return parse_quotas(values or (), field="--quota")
+
+
+def method_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The batch method's options as keyword arguments of ``labelnext.proposal.propose_batch``."""
+    return {
+        "method": args.method,
+        "seed": args.seed,
+        "candidates": args.candidates,
+        "min_distance": args.min_distance,
+        "metric": args.metric,
+        "quotas": quotas_from_args(args.quota),
+    }
+
+
+def uses_batch_method(args: argparse.Namespace) -> bool:
+    """Whether the arguments ask for more than the plain top N (a method or its options)."""
+    return args.method != "top" or args.min_distance is not None or bool(args.quota)

@@ -14,8 +14,15 @@ from typing import Any
 
 import pandas as pd
 
-from labelnext.cli.args import add_db_argument, add_scoring_arguments, scoring_from_args
+from labelnext.cli.args import (
+    add_batch_method_arguments,
+    add_db_argument,
+    add_scoring_arguments,
+    scoring_from_args,
+    uses_batch_method,
+)
 from labelnext.cli.output import open_run
+from labelnext.cli.picking import Picked, pick_in_memory, pick_on_spark
 from labelnext.errors import LabelnextError
 from labelnext.export import (
     FORMATS,
@@ -72,7 +79,24 @@ def cmd_submit(args: argparse.Namespace) -> int:
         excluded = ledger.excluded_ids(args.project)
         scoring = scoring_from_args(args)
         params: dict[str, Any] = {"run": str(args.run), **scoring.params()}
-        if spark:  # the rows and the run's record come from Spark
+        picked: Picked | None = None
+        if uses_batch_method(args) and args.rows is not None:
+            raise LabelnextError("--rows names the rows itself; it goes without --method")
+        if uses_batch_method(args):
+            if args.top < 1:
+                raise LabelnextError(f"--top: expected a positive number of rows, got {args.top}")
+            if spark:
+                from labelnext.spark.cli import run_record
+
+                picked = pick_on_spark(args, scoring, Filter(), excluded)
+                run = run_record(args.run)
+            else:
+                picked = pick_in_memory(args, run, scoring, Filter(), excluded)
+            rows = picked.rows
+            params.update(top=args.top, n_excluded=len(excluded))
+            if spark:
+                params["engine"] = "spark"
+        elif spark:  # the rows and the run's record come from Spark
             from labelnext.spark.cli import cli_submit_rows
 
             rows, run = cli_submit_rows(args, excluded, scoring)
@@ -101,6 +125,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if not spark:  # each row's prediction, so the batch exports to the tools by itself
             rows = with_predictions(rows, run)
             kind = {"task": run.task, "classes": run.classes}
+        method: dict[str, Any] = {}
+        if picked is not None:
+            method = {
+                "method": picked.method,
+                "method_params": picked.method_params,
+                "embedding_source": picked.embedding_source,
+            }
         result = ledger.submit(
             project=args.project,
             name=args.name,
@@ -115,9 +146,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
             client_token=args.client_token,
             on_conflict=args.on_conflict,
             origin=ORIGIN,
+            **method,
         )
     finally:
         ledger.close()
+    if picked is not None:
+        print(f"picked by {picked.summary}", file=sys.stderr)
     print(result.batch_id)
     what = "stored" if result.created else "already stored (same --client-token)"
     message = f"batch {result.batch_id}: {result.n_rows} row(s) {what} in project {args.project!r}"
@@ -276,6 +310,7 @@ def add_ledger_commands(subparsers: Any) -> None:
     )
     how.add_argument("--rows", metavar="FILE", help="file of data_row_ids, one per line")
     add_scoring_arguments(p)  # the same options as score / select
+    add_batch_method_arguments(p)
     p.add_argument(
         "--on-conflict",
         choices=("fail", "skip"),

@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from labelnext.cli.args import (
+    add_batch_method_arguments,
     add_filter_arguments,
     add_out_argument,
     add_run_argument,
     add_scoring_arguments,
     filter_from_args,
     scoring_from_args,
+    uses_batch_method,
 )
 from labelnext.cli.output import open_run, progress, text_histogram, write_table
+from labelnext.cli.picking import pick_in_memory, pick_on_spark, refuse_streaming
+from labelnext.errors import LabelnextError
 from labelnext.runs import ModelRun
 from labelnext.scoring import run_scores, supported_strategies
 from labelnext.select import Filter, filter_mask, ranked
@@ -107,6 +112,8 @@ def _select_streaming(args: argparse.Namespace, flt: Filter) -> int:
 def cmd_select(args: argparse.Namespace) -> int:
     flt = filter_from_args(args)
     engine = getattr(args, "engine", None)
+    if uses_batch_method(args):
+        return _select_with_method(args, flt, engine)
     if engine == "spark":  # pyspark and Java are needed only here
         from labelnext.spark.cli import cli_select
 
@@ -122,6 +129,29 @@ def cmd_select(args: argparse.Namespace) -> int:
     write_table(frame, args.out)
     pool = int(filter_mask(run, scores, flt).sum())
     progress(f"selected {len(frame):,} of {pool:,} rows in the pool")
+    return 0
+
+
+def _select_with_method(args: argparse.Namespace, flt: Filter, engine: str | None) -> int:
+    """``select --method``: the batch method's picks, in pick order (rank 1 = first pick)."""
+    if args.top < 1:
+        raise LabelnextError(f"--top: expected a positive number of rows, got {args.top}")
+    scoring = scoring_from_args(args)
+    if engine == "spark":
+        picked = pick_on_spark(
+            args, scoring, replace(flt, exclude_ids=frozenset()), flt.exclude_ids
+        )
+    elif engine == "stream" or (engine != "memory" and _should_stream(args)):
+        raise refuse_streaming()
+    else:
+        run = open_run(args.run, renormalize=args.renormalize)
+        _note_unknown_exclusions(run, flt)
+        # --exclude ids are rows already queued or labeled: never picked, and counted as covered
+        covered = flt.exclude_ids
+        pool = replace(flt, exclude_ids=frozenset())
+        picked = pick_in_memory(args, run, scoring, pool, covered)
+    write_table(picked.rows, args.out)
+    progress(f"selected {len(picked.rows):,} rows: {picked.summary}")
     return 0
 
 
@@ -156,6 +186,7 @@ def add_run_commands(sub: Any) -> None:
     add_scoring_arguments(p)
     p.add_argument("--top", type=int, required=True, metavar="N", help="how many rows")
     add_filter_arguments(p)
+    add_batch_method_arguments(p)
     add_out_argument(p)
     p.add_argument(
         "--stream",

@@ -54,7 +54,7 @@ from labelnext.ledger.inputs import (
     row_records,
 )
 from labelnext.ledger.results import ActionResult, BatchInfo, RunLike, SubmitResult
-from labelnext.ledger.schema import MIGRATIONS_DIR, SCHEMA_HEAD, batch_rows, batches, model_runs
+from labelnext.ledger.schema import MIGRATIONS_DIR, SCHEMA_HEAD, batches, model_runs
 from labelnext.ledger.schema import projects as projects_table
 from labelnext.ledger.testing import hold_before_commit
 
@@ -480,10 +480,14 @@ class Ledger:
 
     def _insert_rows(self, conn: Connection, records: list[dict[str, Any]]) -> None:
         """Bulk insert: COPY on PostgreSQL (about 3x faster than executemany), else executemany."""
-        if self._backend != "postgresql":
-            conn.execute(batch_rows.insert(), records)
-            return
         columns = list(ROW_COLUMNS)
+        if self._backend != "postgresql":
+            # the driver's executemany on plain tuples: SQLAlchemy's per-row parameter
+            # processing cost more than SQLite's own insert (2.5x, 100,000 rows)
+            marks = ", ".join("?" for _ in columns)
+            sql = f"INSERT INTO batch_rows ({', '.join(columns)}) VALUES ({marks})"
+            conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in records])
+            return
         copy_sql = f"COPY batch_rows ({', '.join(columns)}) FROM STDIN"
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor, cursor.copy(copy_sql) as copy:

@@ -188,12 +188,18 @@ def batch_rows_frame(conn: Connection, batch_id: int) -> pd.DataFrame:
         .where(batch_rows.c.batch_id == batch_id)
         .order_by(batch_rows.c.rank, batch_rows.c.data_row_id)
     )
-    frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    found = conn.execute(query).all()
+    frame = pd.DataFrame(found, columns=list(query.selected_columns.keys()))
     frame["rank"] = frame["rank"].astype("int64")
     for column in ("score", "confidence"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
     frame["labeled_at"] = pd.to_datetime(frame["labeled_at"], utc=True)
-    frame["prediction"] = [None if p is None else json.loads(p) for p in frame["prediction"]]
+    # from the rows themselves: pandas 3 reads a text column with NULLs as strings and NaN
+    frame["prediction"] = pd.Series(
+        [None if row.prediction is None else json.loads(row.prediction) for row in found],
+        index=frame.index,
+        dtype=object,
+    )
     return frame
 
 
