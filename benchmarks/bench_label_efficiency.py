@@ -69,7 +69,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from labelnext.batch import pick_batch
+from labelnext import simulate
 from labelnext.uncertainty import STRATEGIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,37 +192,25 @@ def learning_curve(
     random_order = np.random.default_rng([ROOT_SEED, data_index, seed, 2]).permutation(
         np.flatnonzero(~labeled)
     )
-    name, _, strategy = method.partition(":")
-    n_labels: list[int] = []
-    accuracy: list[float] = []
-    resolved: list[str] = []
-    select_seconds = 0.0
-    while True:
-        model = make_model().fit(split.pool_x[labeled], split.pool_y[labeled])
-        n_labels.append(int(labeled.sum()))
-        accuracy.append(float(model.score(split.test_x, split.test_y)))
-        k = min(batch, data.budget - n_labels[-1], n_pool - n_labels[-1])
-        if k <= 0:
-            break
-        unlabeled = np.flatnonzero(~labeled)
-        if name == "random":
-            chosen = random_order[n_labels[-1] - seed_size :][:k]
-        else:
-            tick = time.perf_counter()
-            pick = pick_batch(
-                model.predict_proba(split.pool_x[unlabeled]),
-                split.pool_x[unlabeled],
-                k,
-                method=name,
-                strategy=strategy or "margin",
-                seed=int(np.random.default_rng([ROOT_SEED, seed, len(n_labels)]).integers(2**31)),
-                labeled_embeddings=split.pool_x[labeled],
-                tie_ids=split.pool_ids[unlabeled],
-            )
-            select_seconds += time.perf_counter() - tick
-            resolved.append(pick.method)
-            chosen = unlabeled[pick.indices]
-        labeled[chosen] = True
+    # the loop `labelnext simulate` runs; the model is refitted from scratch every round
+    curve = simulate.learning_curve(
+        split.pool_x,
+        split.pool_y,
+        split.test_x,
+        split.test_y,
+        strategy=method,
+        initial=np.flatnonzero(labeled),
+        batch=batch,
+        budget=data.budget,
+        random_order=random_order,
+        seed_root=(ROOT_SEED, seed),
+        estimator=make_model(),
+        warm_start=False,
+        ids=split.pool_ids,
+    )
+    n_labels, accuracy = curve.labels, curve.accuracy
+    resolved = [m for m in curve.methods if m != "random"]
+    select_seconds = curve.select_seconds
     return {
         "dataset": data.name,
         "batch": batch,

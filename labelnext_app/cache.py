@@ -205,9 +205,18 @@ def image_map(run_hash: str, method: str, seed: int, _run: ModelRun) -> Any:
     )
 
 
+@st.cache_resource(max_entries=_MAX_RUNS, show_spinner=False)
+def simulation_data(run_hash: str, _run: ModelRun) -> Any:
+    """The run's labeled rows and features for the Simulate page (errors are not cached)."""
+    from labelnext.simulate import simulation_data as build
+
+    return build(_run)
+
+
 def clear_all() -> None:
     """Forget every cached run, score array and ledger (used by tests)."""
     for fn in (
+        simulation_data,
         run_from_path,
         run_from_upload,
         scored,

@@ -16,6 +16,9 @@ State that must outlive a page lives under plain (non-widget) keys set once with
 ``project``
     The project the next batch is for: Review hides the rows queued or labeled in it, and Batch
     submits to it by default.
+``batch_method``
+    The batch method (:data:`labelnext.batch.METHODS`) batches default to, or None: set by the
+    Simulate page's "Use as default", shown in the sidebar.
 
 Widgets carry a page prefix (``home_``, ``review_``, ``detail_``, ``batch_``, ``sidebar_``).
 """
@@ -29,15 +32,18 @@ import streamlit as st
 from labelnext.scoring import Scoring
 
 __all__ = [
+    "BATCH_METHOD",
     "PROJECT",
     "RUN_KEY",
     "SCORING",
     "SELECTION",
     "USER",
+    "batch_method",
     "clear_selection",
     "init_state",
     "project",
     "selection",
+    "set_batch_method",
     "set_project",
     "set_selection",
 ]
@@ -47,6 +53,7 @@ SCORING = "scoring"
 SELECTION = "selection"
 USER = "user_name"
 PROJECT = "project"
+BATCH_METHOD = "batch_method"
 DEFAULT_STRATEGY = "margin"
 """The sidebar's first strategy: on the shipped MNIST runs margin reached 95% of full-pool accuracy
 with 29-45% fewer labels than random, least confidence (Labelbox's sort) with 6-14% fewer
@@ -61,6 +68,7 @@ def init_state(default_run_key: str | None) -> None:
     ss.setdefault(SELECTION, frozenset())
     ss.setdefault(USER, "")
     ss.setdefault(PROJECT, None)
+    ss.setdefault(BATCH_METHOD, None)
 
 
 def selection() -> frozenset[str]:
@@ -91,3 +99,18 @@ def project() -> str | None:
 def set_project(name: str | None) -> None:
     """Choose the project the next batch is for."""
     st.session_state[PROJECT] = name or None
+
+
+def batch_method() -> str | None:
+    """The batch method batches default to, or None before one is chosen."""
+    value = st.session_state.get(BATCH_METHOD)
+    return str(value) if value else None
+
+
+def set_batch_method(method: str | None) -> None:
+    """Choose the batch method batches default to (one of labelnext.batch.METHODS)."""
+    from labelnext.batch import METHODS
+
+    if method is not None and method not in METHODS:
+        raise ValueError(f"batch method must be one of {', '.join(METHODS)}, got {method!r}")
+    st.session_state[BATCH_METHOD] = method

@@ -238,6 +238,9 @@ def sidebar(run: ModelRun | None) -> None:
                 f"{len(run.classes)} classes"
             )
         scoring_sidebar(run)
+        method = session.batch_method()
+        if method:
+            st.caption(f"Batch method · **{safe_text.md(method)}** (set on Simulate)")
         count = len(session.selection())
         left, right = st.columns([3, 2], vertical_alignment="bottom")
         left.metric("Selected", f"{count:,}")

@@ -31,6 +31,8 @@ __all__ = [
     "ReopenConflictError",
     "RunValidationError",
     "SelectionError",
+    "SimulationCancelledError",
+    "SimulationError",
     "StrategyError",
     "refuse",
 ]
@@ -189,6 +191,19 @@ class SelectionError(LabelnextError, ValueError):
 
 class EmptyPoolError(SelectionError):
     """Nothing is left to select from after filters and exclusions."""
+
+
+class SimulationError(LabelnextError, ValueError):
+    """A labeling simulation cannot run as asked: no labels or embeddings, too few labeled rows
+    for the split, a single class, a budget larger than the pool (the message has the numbers)."""
+
+
+class SimulationCancelledError(LabelnextError):
+    """A simulation was cancelled; ``rounds_done`` rounds had finished."""
+
+    def __init__(self, rounds_done: int) -> None:
+        super().__init__(f"Simulation cancelled after {rounds_done:,} round(s).")
+        self.rounds_done = rounds_done
 
 
 class PathNotAllowedError(LabelnextError, ValueError):

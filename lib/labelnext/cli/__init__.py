@@ -8,7 +8,7 @@ written (``| head``: the status a shell reports for SIGPIPE, so ``set -o pipefai
 
 The package: :mod:`.args` the arguments commands share; :mod:`.output` what they print;
 :mod:`.run_commands` validate, score, select; :mod:`.ledger_commands` submit, batches, export,
-mark.
+mark; :mod:`.simulate_commands` simulate.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from labelnext.cli.ledger_commands import add_ledger_commands
 from labelnext.cli.run_commands import add_run_commands
+from labelnext.cli.simulate_commands import add_simulate_commands
 from labelnext.errors import BatchConflictError, LabelnextError
 
 __all__ = ["EXIT_CONFLICT", "EXIT_OK", "EXIT_PIPE", "EXIT_USAGE", "build_parser", "main"]
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run_commands(sub)
     add_ledger_commands(sub)
+    add_simulate_commands(sub)
     return parser
 
 
