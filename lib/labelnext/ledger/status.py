@@ -33,6 +33,7 @@ _NOT_REVERTIBLE = {
     "export": "files handed out cannot be taken back",
     "reopen": "to undo it, cancel the batch again",
     "unmark": "to undo it, mark the rows labeled again",
+    "import_labels": "import a corrected file: earlier labels are kept as history",
 }
 
 
