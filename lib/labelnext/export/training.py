@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from collections.abc import Sequence
-from pathlib import PurePosixPath
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -40,9 +41,19 @@ import pyarrow.parquet as pq
 
 from labelnext.csvtext import csv_safe
 from labelnext.errors import ExportError
-from labelnext.export.bundle import zip_files
+from labelnext.export.bundle import write_atomically, zip_files
 
-__all__ = ["TRAINING_COLUMNS", "TRAINING_FORMATS", "render_training_set", "training_table"]
+if TYPE_CHECKING:
+    from labelnext.ledger import Ledger
+
+__all__ = [
+    "TRAINING_COLUMNS",
+    "TRAINING_FORMATS",
+    "render_training_set",
+    "training_file_name",
+    "training_set",
+    "training_table",
+]
 
 TRAINING_FORMATS = ("csv", "parquet", "coco", "yolo")
 TRAINING_COLUMNS = (
@@ -56,6 +67,36 @@ TRAINING_COLUMNS = (
 )
 _SHOWN = 10
 _UNSAFE_STEM = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def training_set(
+    ledger: Ledger, project: str, fmt: str, *, out: str | os.PathLike[str] | None = None
+) -> tuple[bytes, int]:
+    """Render ``project``'s training set from the ledger (and write it to ``out`` if given).
+
+    Returns
+    -------
+    (bytes, int)
+        The file's bytes and the number of labeled rows in it.
+
+    Raises
+    ------
+    ExportError
+        See :func:`render_training_set`. Nothing is written.
+    """
+    current = ledger.labels(project)
+    data = render_training_set(
+        current, fmt, classes=ledger.project_classes(project), project=project
+    )
+    if out is not None:
+        write_atomically(Path(out), data)
+    return data, len(current)
+
+
+def training_file_name(project: str, fmt: str) -> str:
+    """A download name: ``<project>-training.<ext>`` (yolo: a zip), safe on every system."""
+    stem = _UNSAFE_STEM.sub("_", project).strip("._") or "project"
+    return f"{stem}-training.{'zip' if fmt == 'yolo' else 'json' if fmt == 'coco' else fmt}"
 
 
 def training_table(labels: pd.DataFrame) -> pd.DataFrame:

@@ -944,6 +944,25 @@ class Ledger:
         )
 
     @_guarded
+    def labeled_batches(self, project: str) -> dict[str, list[str]]:
+        """Every row of each batch of ``project`` with a labeled row, by ``"batch N: name"``
+        (oldest first, rows in rank order): what :func:`labelnext.compare.compare_runs` takes
+        as ``batches``."""
+        check_text("project", project)
+        with self._read() as conn:
+            return label_store.labeled_batches(conn, project)
+
+    @_guarded
+    def project_classes(self, project: str) -> tuple[str, ...]:
+        """The classes the project's batches were submitted with, in order (empty if none)."""
+        check_text("project", project)
+        with self._read() as conn:
+            project_id = queries.project_id(conn, project)
+            if project_id is None:
+                return ()
+            return label_store.project_labeling(conn, project_id)[0]
+
+    @_guarded
     def labels(self, project: str, *, history: bool = False) -> pd.DataFrame:
         """The labels of a project's rows: the current one per row, or every label ever imported.
 

@@ -41,6 +41,7 @@ __all__ = [
     "LABEL_FRAME_COLUMNS",
     "LabelImportResult",
     "import_labels",
+    "labeled_batches",
     "labels_frame",
     "project_labeling",
 ]
@@ -492,6 +493,27 @@ def labels_frame(
         frame[column] = frame[column].astype("Int64")
     frame["label_id"] = frame["label_id"].astype("int64")
     return frame[list(LABEL_FRAME_COLUMNS)].reset_index(drop=True)
+
+
+def labeled_batches(conn: Connection, project: str) -> dict[str, list[str]]:
+    """See :meth:`labelnext.ledger.Ledger.labeled_batches`."""
+    has_labels = (
+        sa.select(batch_rows.c.batch_id)
+        .where(batch_rows.c.status == "labeled")
+        .distinct()
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(batches.c.id, batches.c.name, batch_rows.c.data_row_id)
+        .join(projects, projects.c.id == batches.c.project_id)
+        .join(batch_rows, batch_rows.c.batch_id == batches.c.id)
+        .where(projects.c.name == project, batches.c.id.in_(has_labels))
+        .order_by(batches.c.id, batch_rows.c.rank, batch_rows.c.data_row_id)
+    )
+    found: dict[str, list[str]] = {}
+    for batch_id, name, data_row_id in conn.execute(query):
+        found.setdefault(f"batch {batch_id}: {name}", []).append(str(data_row_id))
+    return found
 
 
 def _size(record: Mapping[str, Any] | None, key: str) -> int | None:
