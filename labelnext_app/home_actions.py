@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
 from labelnext.config import settings
 from labelnext.errors import LabelnextError
+from labelnext.runs import ModelRun
 
-from . import runs
+from . import cache, runs, safe_text
 
-__all__ = ["ERROR", "PENDING_UPLOAD", "choose_sample", "load_pending_upload", "load_server_path"]
+__all__ = [
+    "ERROR",
+    "PENDING_UPLOAD",
+    "calibration_check",
+    "choose_sample",
+    "load_pending_upload",
+    "load_server_path",
+]
 
 ERROR = "home_error"
 PENDING_UPLOAD = "home_pending_upload"
@@ -63,3 +74,56 @@ def load_server_path() -> None:
     else:
         runs.set_run(key)
         st.session_state.pop(ERROR, None)
+
+
+def _labels_of(run: ModelRun, project: str | None) -> tuple[dict[str, Any], str, tuple[Any, ...]]:
+    """The run's labeled rows: the project's imported labels over its ground truth."""
+    labels: dict[str, Any] = {}
+    where = []
+    if run.ground_truth is not None:
+        truth = run.ground_truth
+        keep = pd.notna(truth)
+        labels.update(zip(run.ids[keep].tolist(), truth[keep].tolist(), strict=True))
+        where.append("ground truth")
+    stamp: tuple[Any, ...] = ()
+    if project:
+        try:
+            stored = cache.ledger().labels(project)
+        except LabelnextError:
+            stored = None  # the Home page already says the ledger cannot be read
+        if stored is not None and len(stored):
+            stored = stored[stored["task"] == run.task]
+            labels.update(zip(stored["data_row_id"], stored["label"], strict=True))
+            where.append(f"labels imported into {safe_text.md(project)}")
+            stamp = (project, len(stored), int(stored["label_id"].max()) if len(stored) else 0)
+    return labels, " and ".join(where), stamp
+
+
+def calibration_check(run: ModelRun, project: str | None) -> None:
+    """Draw the run's calibration on its labeled rows: a warning with the ECE when it is poor
+    (:func:`labelnext.calibration.ece_warning`), else a caption with the figures."""
+    labels, where, stamp = _labels_of(run, project)
+    if not labels:
+        return
+    try:
+        report = cache.calibration(run.content_hash, stamp, run, labels)
+    except ValueError as exc:  # labels naming classes the run lacks
+        st.caption(f"Calibration not measured: {safe_text.md(exc)}")
+        return
+    if report is None:
+        return
+    fit = report.temperature
+    after = (
+        f"; temperature scaling (T = {fit.temperature:.2f}) would bring it to {fit.ece_after:.3f}"
+        if fit is not None
+        else ""
+    )
+    figures = (
+        f"ECE {report.ece:.3f} (adaptive {report.adaptive_ece:.3f}), Brier {report.brier:.3f} on "
+        f"{report.n_rows:,} labeled rows ({where}): accuracy {report.accuracy:.1%}, mean "
+        f"confidence {report.mean_confidence:.1%}{after}."
+    )
+    if report.warning is not None:
+        st.warning(f"{report.warning}\n\n{figures}", icon=":material/warning:")  # our words
+    else:
+        st.caption(f"Calibration: {figures}")
