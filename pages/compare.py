@@ -27,8 +27,9 @@ first, second = compare_actions.default_pair(options, ss.get(session.RUN_KEY))
 ss.setdefault("compare_a", first)
 ss.setdefault("compare_b", second)
 c1, c2, c3, c4 = st.columns(4)
-key_a = c1.selectbox("Run A (before)", list(options), format_func=options.get, key="compare_a")
-key_b = c2.selectbox("Run B (after)", list(options), format_func=options.get, key="compare_b")
+keys: list[str] = list(options)
+key_a = str(c1.selectbox("Run A (before)", keys, format_func=options.__getitem__, key="compare_a"))
+key_b = str(c2.selectbox("Run B (after)", keys, format_func=options.__getitem__, key="compare_b"))
 try:
     run_a, run_b = runs.open_run(key_a), runs.open_run(key_b)
 except LabelnextError as exc:

@@ -58,6 +58,8 @@ def test_labels_back_training_set_out_and_compare(
     page.locator(
         '.st-key-batch_labels [data-testid="stFileUploaderDropzoneInput"]'
     ).set_input_files(str(answer))
+    # the upload reaches the server, then the rerun draws the preview
+    expect(page.locator(".st-key-batch_labels_import button")).to_be_visible(timeout=30_000)
     settle(page)
     expect(main).to_contain_text(f"would import {len(ids)} label(s)")
     expect(main).to_contain_text(f"batch {batch}: queued -> labeled")

@@ -31,7 +31,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -252,22 +252,23 @@ def _coco(labels: pd.DataFrame, classes: list[str], project: str) -> dict[str, A
     category = {name: k + 1 for k, name in enumerate(classes)}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    for image_id, row in enumerate(labels.itertuples(index=False), start=1):
+    rows: list[dict[Hashable, Any]] = labels.to_dict("records")
+    for image_id, row in enumerate(rows, start=1):
         images.append(
             {
                 "id": image_id,
-                "file_name": str(row.data_row_id),
-                "width": int(row.image_width),
-                "height": int(row.image_height),
-                "labelnext_image": None if pd.isna(row.image) else str(row.image),
+                "file_name": str(row["data_row_id"]),
+                "width": int(row["image_width"]),
+                "height": int(row["image_height"]),
+                "labelnext_image": None if pd.isna(row["image"]) else str(row["image"]),
             }
         )
-        for box in row.label:
+        for box in row["label"]:
             annotations.append(
                 {
                     "id": len(annotations) + 1,
                     "image_id": image_id,
-                    "category_id": _category(category, box, row.data_row_id),
+                    "category_id": _category(category, box, row["data_row_id"]),
                     "bbox": [float(box["x"]), float(box["y"]), float(box["w"]), float(box["h"])],
                     "area": float(box["w"]) * float(box["h"]),
                     "iscrowd": 0,
@@ -295,30 +296,31 @@ def _yolo(labels: pd.DataFrame, classes: list[str], project: str) -> bytes:
     files: dict[str, str | bytes] = {}
     listing: list[str] = []
     stems: dict[str, str] = {}
-    for row in labels.itertuples(index=False):
-        image = None if pd.isna(row.image) else str(row.image)
-        source = PurePosixPath(image.replace("\\", "/")).stem if image else str(row.data_row_id)
+    rows: list[dict[Hashable, Any]] = labels.to_dict("records")
+    for row in rows:
+        image = None if pd.isna(row["image"]) else str(row["image"])
+        source = PurePosixPath(image.replace("\\", "/")).stem if image else str(row["data_row_id"])
         stem = _UNSAFE_STEM.sub("_", source).strip("._") or "row"
         if stem in stems:
             raise ExportError(
-                f"project {project!r}: rows {stems[stem]!r} and {row.data_row_id!r} would both "
+                f"project {project!r}: rows {stems[stem]!r} and {row['data_row_id']!r} would both "
                 f"write labels/{stem}.txt (their images share a name); YOLO pairs labels with "
                 "images by file name"
             )
-        stems[stem] = str(row.data_row_id)
-        width, height = float(row.image_width), float(row.image_height)
+        stems[stem] = str(row["data_row_id"])
+        width, height = float(row["image_width"]), float(row["image_height"])
         lines = []
-        for box in row.label:
+        for box in row["label"]:
             k = category.get(str(box["label"]))
             if k is None:
-                _category({}, box, str(row.data_row_id))
+                _category({}, box, str(row["data_row_id"]))
             x, y, w, h = (float(box[c]) for c in ("x", "y", "w", "h"))
             lines.append(
                 f"{k} {(x + w / 2) / width:.6f} {(y + h / 2) / height:.6f} "
                 f"{w / width:.6f} {h / height:.6f}"
             )
         files[f"labels/{stem}.txt"] = "".join(line + "\n" for line in lines)
-        listing.append(f"labels/{stem}.txt\t{image or ''}\t{row.data_row_id}")
+        listing.append(f"labels/{stem}.txt\t{image or ''}\t{row['data_row_id']}")
     names = "\n".join(f"  {k}: {json.dumps(n, ensure_ascii=False)}" for n, k in category.items())
     files["data.yaml"] = (
         f"# labelnext training set of project {project}\nnc: {len(category)}\nnames:\n{names}\n"

@@ -808,6 +808,7 @@ class Ledger:
     def import_labels(
         self,
         source: LabelSource,
+        /,
         *,
         project: str,
         filename: str | None = None,

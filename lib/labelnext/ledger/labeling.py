@@ -22,11 +22,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from labelnext.errors import LabelFileError
-from labelnext.labels import LabelSet, label_problems, label_to_json
-from labelnext.labels.table import describe_label, label_names, shown_classes
+from labelnext.errors import FileProblemsError
+from labelnext.labels import LabelSet, label_to_json
+from labelnext.labels.table import describe_label, label_names, label_problems, shown_classes
 from labelnext.ledger import audit
-from labelnext.ledger.engine import as_utc, chunks, now
+from labelnext.ledger.engine import IN_CHUNK, as_utc, chunks, now
 from labelnext.ledger.inputs import text_problem
 from labelnext.ledger.queries import locked_batch
 from labelnext.ledger.schema import (
@@ -239,7 +239,7 @@ def _shown(ids: Collection[str]) -> str:
     return ", ".join(f"'{i}'" for i in listed[:_SHOWN]) + (" ..." if len(listed) > _SHOWN else "")
 
 
-def _refuse_unbatched(labels_set: LabelSet, project: str, unbatched: set[str]) -> LabelFileError:
+def _refuse_unbatched(labels_set: LabelSet, project: str, unbatched: set[str]) -> FileProblemsError:
     problems = label_problems(labels_set.source)
     frame = labels_set.frame
     for data_row_id, row in zip(frame["data_row_id"], frame["source_row"], strict=True):
@@ -334,10 +334,10 @@ def import_labels(
         by_batch.setdefault(None if where is None else where[0], []).append(p)
     relabeled_set = set(relabeled)
     action_of: dict[int | None, int] = {}
-    for batch_id, positions in sorted(by_batch.items(), key=lambda kv: (kv[0] is None, kv[0])):
+    for owner, positions in sorted(by_batch.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
         details: dict[str, Any] = {
-            "n_rows": len(marked.get(batch_id, [])) if batch_id is not None else 0,
-            "data_row_ids": marked.get(batch_id, []) if batch_id is not None else [],
+            "n_rows": len(marked.get(owner, [])) if owner is not None else 0,
+            "data_row_ids": marked.get(owner, []) if owner is not None else [],
             "labeled_ids": sorted(ids[p] for p in positions),
             "n_labels": len(positions),
             "n_relabeled": sum(1 for p in positions if p in relabeled_set),
@@ -345,12 +345,12 @@ def import_labels(
             "format": labels_set.format,
             "task": task,
         }
-        if batch_id is not None:
-            details["from_status"] = statuses[batch_id]
-            details["to_status"] = after[batch_id]
-        action_of[batch_id] = audit.record(
+        if owner is not None:
+            details["from_status"] = statuses[owner]
+            details["to_status"] = after[owner]
+        action_of[owner] = audit.record(
             conn,
-            batch_id=batch_id,
+            batch_id=owner,
             project_id=project_id,
             kind="import_labels",
             actor=actor,
@@ -359,19 +359,17 @@ def import_labels(
         )
     # history first (the unique index allows one current label per row), then the new labels
     old_ids = [current[ids[p]][0] for p in relabeled]
-    for chunk in chunks([str(i) for i in old_ids]):
-        conn.execute(
-            labels.update().where(labels.c.id.in_([int(i) for i in chunk])).values(superseded_at=at)
-        )
+    for start in range(0, len(old_ids), IN_CHUNK):
+        id_chunk = old_ids[start : start + IN_CHUNK]
+        conn.execute(labels.update().where(labels.c.id.in_(id_chunk)).values(superseded_at=at))
     records = []
     for p in stored:
         where = placed.get(ids[p])
-        batch_id = None if where is None else where[0]
         records.append(
             {
                 "project_id": project_id,
                 "data_row_id": ids[p],
-                "batch_id": batch_id,
+                "batch_id": None if where is None else where[0],
                 "task": task,
                 "label": texts[p],
                 "labeled_by": frame["labeled_by"].iloc[p],
@@ -382,7 +380,7 @@ def import_labels(
                 "imported_at": at,
                 "imported_by": actor,
                 "origin": origin,
-                "action_id": action_of[batch_id],
+                "action_id": action_of[None if where is None else where[0]],
                 "superseded_at": None,
                 "superseded_by": None,
             }
