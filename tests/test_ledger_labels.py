@@ -253,3 +253,92 @@ def test_classification_training_set_round_trips_and_refuses_coco(ledger: Ledger
         render_training_set(current, "coco", project="pets")
     with pytest.raises(ExportError, match="has no labels yet"):
         render_training_set(current.iloc[0:0], "csv", project="pets")
+
+
+def _sample_batch(ledger: Ledger, k: int = 20) -> tuple[int, dict[str, str]]:
+    """Run 1's top ``k`` of the sample submitted as the CLI does, and their true labels."""
+    from labelnext import load_run
+    from labelnext.export import with_predictions
+    from labelnext.paths import SAMPLE_DATA_DIR
+    from labelnext.select import ranked
+
+    run = load_run(SAMPLE_DATA_DIR / "mnist" / "run_001")
+    rows = with_predictions(ranked(run, "least_confidence", k=k), run)
+    batch = ledger.submit(
+        project="digits", name="b1", rows=rows, created_by="ana", strategy="least_confidence",
+        run_id=None, task=run.task, classes=run.classes,
+    ).batch_id  # fmt: skip
+    truth = pd.read_csv(SAMPLE_DATA_DIR / "mnist" / "ground_truth.csv", dtype=str)
+    labels = dict(zip(truth["data_row_id"], truth["label"], strict=True))
+    return batch, {i: labels[i] for i in rows["data_row_id"]}
+
+
+def test_round_trip_through_label_studio(ledger: Ledger) -> None:
+    """Export the batch for Label Studio, answer every task as Label Studio's JSON export writes
+    it, import that, and the training set holds exactly those labels."""
+    from labelnext.export import export_batch
+
+    batch, truth = _sample_batch(ledger)
+    with zipfile.ZipFile(io.BytesIO(export_batch(ledger, batch, "labelstudio"))) as z:
+        tasks = json.loads(z.read("tasks.json"))
+    for n, task in enumerate(tasks, start=1):
+        task["id"] = n
+        answer = truth[task["data"]["data_row_id"]]
+        task["annotations"] = [
+            {
+                "id": 100 + n,
+                "completed_by": 7,
+                "was_cancelled": False,
+                "updated_at": "2026-12-01T10:00:00Z",
+                "result": [
+                    {"from_name": "label", "to_name": "image", "type": "choices",
+                     "value": {"choices": [answer]}}
+                ],
+            }
+        ]  # fmt: skip
+    result = ledger.import_labels(
+        json.dumps(tasks).encode(), filename="project-1-at-2026-12-01.json", project="digits"
+    )
+    assert (result.format, result.n_new) == ("labelstudio", len(truth))
+    assert ledger.batch(batch).status == "labeled"
+    data = render_training_set(ledger.labels("digits"), "parquet", project="digits")
+    assert read_labels(data, filename="train.parquet").mapping() == truth
+
+
+def test_round_trip_through_labelbox(ledger: Ledger) -> None:
+    """The batch's rows answered as a Labelbox export v2 NDJSON (radio, by global key)."""
+    batch, truth = _sample_batch(ledger)
+    lines = []
+    for n, (rid, answer) in enumerate(truth.items()):
+        label = {
+            "label_kind": "Default",
+            "id": f"cllabel{n:05d}",
+            "label_details": {"created_at": "2026-12-01T10:00:00.000+00:00",
+                              "updated_at": "2026-12-01T10:00:00.000+00:00",
+                              "created_by": "lu@example.test", "reviews": []},
+            "performance_details": {"skipped": False},
+            "annotations": {
+                "objects": [],
+                "classifications": [
+                    {"name": "label", "value": "label",
+                     "radio_answer": {"name": answer, "value": answer, "classifications": []}}
+                ],
+                "relationships": [],
+            },
+        }  # fmt: skip
+        lines.append(
+            json.dumps(
+                {
+                    "data_row": {"id": f"cl{n:05d}", "global_key": rid, "row_data": f"{rid}.png"},
+                    "projects": {"clproject1": {"name": "digits", "labels": [label]}},
+                }
+            )
+        )
+    result = ledger.import_labels(
+        ("\n".join(lines) + "\n").encode(), filename="export.ndjson", project="digits"
+    )
+    assert (result.format, result.n_new) == ("labelbox", len(truth))
+    assert ledger.batch(batch).status == "labeled"
+    assert set(ledger.labels("digits")["labeled_by"]) == {"lu@example.test"}
+    data = render_training_set(ledger.labels("digits"), "csv", project="digits")
+    assert read_labels(data, filename="train.csv").mapping() == truth
