@@ -37,6 +37,26 @@ TRAINING_LABELS = {
 _MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 
+def _import(
+    ledger: Ledger,
+    project: str,
+    filename: str,
+    data: bytes,
+    allow_unbatched: bool,
+    *,
+    dry_run: bool,
+) -> LabelImportResult:
+    return ledger.import_labels(
+        data,
+        project=project,
+        filename=filename,
+        allow_unbatched=allow_unbatched,
+        dry_run=dry_run,
+        actor=batch_actions.actor(),
+        origin="app",
+    )
+
+
 def preview(
     ledger: Ledger, project: str, filename: str, data: bytes, allow_unbatched: bool
 ) -> LabelImportResult | LabelnextError:
@@ -50,15 +70,7 @@ def preview(
         result: LabelImportResult | LabelnextError = cached[1]
         return result
     try:
-        result = ledger.import_labels(
-            data,
-            project=project,
-            filename=filename,
-            allow_unbatched=allow_unbatched,
-            dry_run=True,
-            actor=batch_actions.actor(),
-            origin="app",
-        )
+        result = _import(ledger, project, filename, data, allow_unbatched, dry_run=True)
     except LabelnextError as exc:
         result = exc
     st.session_state[_PREVIEW] = (key, result)
@@ -68,14 +80,7 @@ def preview(
 def import_file(project: str, filename: str, data: bytes, allow_unbatched: bool) -> None:
     """The Import button: store the labels (one transaction) and say what changed."""
     try:
-        result = cache.ledger().import_labels(
-            data,
-            project=project,
-            filename=filename,
-            allow_unbatched=allow_unbatched,
-            actor=batch_actions.actor(),
-            origin="app",
-        )
+        result = _import(cache.ledger(), project, filename, data, allow_unbatched, dry_run=False)
     except LabelnextError as exc:
         st.session_state[IMPORT_RESULT] = ("error", "**Not imported:**\n\n" + safe_text.block(exc))
         return

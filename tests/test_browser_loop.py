@@ -7,7 +7,13 @@ import csv
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, IDLE, StreamlitServer, images_loaded, settle
+from browser_support import (
+    ARTIFACTS,
+    StreamlitServer,
+    images_loaded,
+    settle,
+    submit_review_page,
+)
 
 from labelnext.labels import read_labels
 
@@ -29,20 +35,7 @@ def test_labels_back_training_set_out_and_compare(
     from labelnext.ledger import Ledger
 
     main = page.locator('[data-testid="stMain"]')
-    page.goto(f"{app_server.url}/review")
-    page.wait_for_selector(IDLE, timeout=60_000)
-    settle(page)
-    page.locator(".st-key-review_select_page button").first.click()
-    settle(page)
-    name = page.locator(".st-key-sidebar_user input")
-    name.fill("Lin")
-    name.press("Enter")
-    settle(page)
-    page.get_by_role("link", name="Batch").click()
-    settle(page)
-    page.locator(".st-key-batch_new_project input").fill("loop-journey")
-    page.locator(".st-key-batch_submit button").first.click()
-    settle(page)
+    submit_review_page(page, app_server.url, user="Lin", project="loop-journey")
     expect(main).to_contain_text("stored in project")
 
     # the labeling team's answer: the true MNIST labels of the batch's rows

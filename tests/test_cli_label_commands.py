@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_support import run_cli
 
-from labelnext.cli import build_parser, main
+from labelnext.cli import build_parser
 from labelnext.cli.compare_commands import cmd_compare
 from labelnext.cli.label_commands import cmd_labels_export, cmd_labels_import
 from labelnext.labels import read_labels
@@ -17,17 +18,6 @@ from labelnext.ledger import Ledger
 MNIST = Path(__file__).resolve().parents[1] / "sample_data" / "mnist"
 RUN_1, RUN_2 = MNIST / "run_001", MNIST / "run_002"
 LABELS = MNIST / "batch_001_labels.csv"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

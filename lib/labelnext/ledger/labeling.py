@@ -30,12 +30,12 @@ from labelnext.ledger.engine import IN_CHUNK, as_utc, chunks, now
 from labelnext.ledger.inputs import text_problem
 from labelnext.ledger.queries import locked_batch
 from labelnext.ledger.schema import (
-    OPEN_BATCH_STATUSES,
     batch_rows,
     batches,
     labels,
     projects,
 )
+from labelnext.ledger.status import label_batch_if_done, move_rows
 
 __all__ = [
     "LABEL_FRAME_COLUMNS",
@@ -68,8 +68,6 @@ LABEL_FRAME_COLUMNS = (
     "superseded_by",
 )
 
-# The (project_id, data_row_id) index finds each id; see labelnext.ledger.status.
-_NOT_BY_BATCH_INDEX = batch_rows.c.batch_id + 0
 _ROW_PREFERENCE = {"open": 0, "labeled": 1, "cancelled": 2}
 _SHOWN = 20
 
@@ -300,33 +298,11 @@ def import_labels(
     after: dict[int, str] = dict(statuses)
     for batch_id in touched:
         rows = sorted(to_mark.get(batch_id, []))
-        changed: list[str] = []
-        for chunk in chunks(rows):
-            changed.extend(
-                conn.execute(
-                    batch_rows.update()
-                    .where(
-                        batch_rows.c.project_id == project_id,
-                        _NOT_BY_BATCH_INDEX == batch_id,
-                        batch_rows.c.status == "open",
-                        batch_rows.c.data_row_id.in_(chunk),
-                    )
-                    .values(status="labeled", labeled_at=at)
-                    .returning(batch_rows.c.data_row_id)
-                ).scalars()
-            )
+        changed = move_rows(
+            conn, project_id, batch_id, rows, before="open", after="labeled", labeled_at=at
+        )
         marked[batch_id] = sorted(changed)
-        if statuses[batch_id] in OPEN_BATCH_STATUSES:
-            still_open = conn.execute(
-                sa.select(sa.func.count()).where(
-                    batch_rows.c.batch_id == batch_id, batch_rows.c.status == "open"
-                )
-            ).scalar_one()
-            if int(still_open) == 0:
-                conn.execute(
-                    batches.update().where(batches.c.id == batch_id).values(status="labeled")
-                )
-                after[batch_id] = "labeled"
+        after[batch_id] = label_batch_if_done(conn, batch_id, statuses[batch_id])
     # the actions: one per batch touched, one without a batch for rows outside every batch
     by_batch: dict[int | None, list[int]] = {}
     for p in stored:
