@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
@@ -11,7 +12,7 @@ from labelnext.config import settings
 from labelnext.errors import LabelnextError
 from labelnext.runs import ModelRun
 
-from . import cache, runs, safe_text
+from . import cache, runs, safe_text, scoring_state
 
 __all__ = [
     "ERROR",
@@ -20,6 +21,7 @@ __all__ = [
     "choose_sample",
     "load_pending_upload",
     "load_server_path",
+    "use_temperature",
 ]
 
 ERROR = "home_error"
@@ -127,3 +129,26 @@ def calibration_check(run: ModelRun, project: str | None) -> None:
         st.warning(f"{report.warning}\n\n{figures}", icon=":material/warning:")  # our words
     else:
         st.caption(f"Calibration: {figures}")
+    current = scoring_state.current_scoring(run)
+    if current.temperature is not None:
+        st.button(
+            f"Score with the model's own probabilities (now calibrated, T = "
+            f"{current.temperature:.2f})",
+            key="home_uncalibrate",
+            on_click=use_temperature,
+            args=(run, None),
+        )
+    elif fit is not None:
+        st.button(
+            f"Score with calibrated probabilities (T = {fit.temperature:.2f})",
+            key="home_calibrate",
+            on_click=use_temperature,
+            args=(run, fit.temperature),
+            help="Every page ranks rows by the calibrated probabilities; each batch records T.",
+        )
+
+
+def use_temperature(run: ModelRun, temperature: float | None) -> None:
+    """Score with probabilities calibrated by ``temperature`` (None: the model's own)."""
+    current = scoring_state.current_scoring(run)
+    scoring_state.set_scoring(dataclasses.replace(current, temperature=temperature))

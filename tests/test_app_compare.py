@@ -113,3 +113,26 @@ def test_home_warns_when_the_probabilities_are_poorly_calibrated(
     warning = at.warning[0].value
     assert warning.startswith("Probabilities look poorly calibrated: ECE 0.450 on 100 labeled rows")
     assert "T = " in warning
+
+
+def test_home_offers_to_score_with_the_fitted_temperature_and_batches_record_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _labeled_batch_1(ledger_for(tmp_path))
+    at = make_app(tmp_path, monkeypatch).run()
+    at.button(key="home_calibrate").click().run()
+    assert not at.exception
+    scoring = at.session_state["scoring"]
+    assert scoring.temperature == pytest.approx(1.01, abs=0.005)
+    assert [b.key for b in at.button if b.key == "home_uncalibrate"]
+    queued = set(ledger_for(tmp_path).batch_rows(1)["data_row_id"])
+    free = [i for i in load_run(MNIST / "run_001").ids if i not in queued][:2]
+    at.session_state["selection"] = set(free)
+    at.sidebar.text_input(key="sidebar_user").input("Ada").run()
+    at.switch_page("pages/batch.py").run()
+    at.selectbox(key="batch_project").set_value("digits")
+    at.button(key="batch_submit").click().run()
+    assert_clean(at)
+    stored = ledger_for(tmp_path).batches("digits")  # newest first
+    assert stored["n_rows"].tolist() == [2, 300]
+    assert stored["strategy_params"].iloc[0]["temperature"] == pytest.approx(scoring.temperature)
