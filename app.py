@@ -27,6 +27,7 @@ pages = [
     st.Page("pages/detail.py", title="Detail", icon=":material/zoom_in:"),
     st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
     st.Page("pages/batch.py", title="Batch", icon=":material/playlist_add_check:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/simulate.py", title="Simulate", icon=":material/science:"),
 ]
 # st.login is configured and nobody is signed in: only the sign-in page (at every page's

@@ -158,6 +158,32 @@ def history() -> Any:
     return _history(*_ledger_key())
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def comparison(
+    hash_a: str,
+    hash_b: str,
+    strategy: str,
+    labels_stamp: tuple[Any, ...],
+    _run_a: ModelRun,
+    _run_b: ModelRun,
+    _labels: dict[str, Any] | None,
+    _batches: dict[str, list[str]] | None,
+) -> Any:
+    """:func:`labelnext.compare.compare_runs` of two runs, keyed by their content hashes, the
+    strategy and a stamp of the labels used (which rows, which import)."""
+    from labelnext.compare import compare_runs
+
+    return compare_runs(_run_a, _run_b, scoring=strategy, labels=_labels, batches=_batches)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def calibration(run_hash: str, labels_stamp: tuple[Any, ...], _run: ModelRun, _labels: Any) -> Any:
+    """:func:`labelnext.calibration.calibration_report` of a run on its labeled rows."""
+    from labelnext.calibration import calibration_report
+
+    return calibration_report(_run, _labels)
+
+
 def forget_excluded_ids() -> None:
     """Called after this session submits, marks, cancels or exports a batch."""
     _excluded_ids.clear()

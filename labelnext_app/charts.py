@@ -243,3 +243,36 @@ def ensemble_spread(classes: Sequence[str], samples: np.ndarray, *, top: int = 1
     fig.update_xaxes(range=[0, 1.05])
     fig.update_yaxes(type="category")
     return _layout(fig, height=max(240, 34 * len(idx) + 90), x_title="probability", y_title="class")
+
+
+def two_run_histogram(
+    confidence_a: np.ndarray, confidence_b: np.ndarray, name_a: str, name_b: str, *, bins: int = 25
+) -> go.Figure:
+    """The confidence of run A over run B's on their shared rows (each as % of the rows)."""
+    fig = go.Figure()
+    fig.add_trace(
+        _bars(
+            confidence_a, bins, percent=True, name=f"A: {safe_text.plotly(name_a)}",
+            marker_color=POOL_COLOR, opacity=0.75,
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        _bars(
+            confidence_b, bins, percent=True, name=f"B: {safe_text.plotly(name_b)}",
+            marker_color=SELECTION_COLOR, opacity=0.7,
+        )
+    )  # fmt: skip
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(range=[0, 1])
+    return _layout(fig, height=320, x_title="confidence", y_title="% of shared rows")
+
+
+def change_histogram(change: np.ndarray, *, bins: int = 40) -> go.Figure:
+    """The per-row change of confidence ``B - A`` over [-1, 1] (right = B is surer)."""
+    values = np.round(np.asarray(change, dtype=np.float64), 6)
+    counts, edges = np.histogram(values, bins, (-1.0, 1.0))
+    centres = (edges[:-1] + edges[1:]) / 2
+    colors = [THRESHOLD_COLOR if c < 0 else SELECTION_COLOR for c in centres]
+    fig = go.Figure(go.Bar(x=centres, y=counts, width=2.0 / bins, marker_color=colors))
+    fig.update_xaxes(range=[-1, 1])
+    return _layout(fig, height=320, x_title="change of confidence, B − A", y_title="rows")

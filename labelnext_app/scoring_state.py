@@ -74,14 +74,19 @@ def fit_scoring(run: ModelRun | None, scoring: Scoring) -> Scoring:
     """
     allowed = strategies_for(run)
     strategy = scoring.strategy if scoring.strategy in allowed else allowed[0]
+    # calibrated probabilities: classification and multi-label runs with probabilities
+    calibrable = run is not None and run.probabilities is not None and run.samples is None
+    temperature = scoring.temperature if calibrable else None
     if run is None or run.task == "classification":
-        return Scoring(strategy=strategy)
+        return Scoring(strategy=strategy, temperature=temperature)
     aggregations = aggregations_for(run)
     aggregation = scoring.aggregation if scoring.aggregation in aggregations else aggregations[0]
     if run.task == "multilabel":
-        return Scoring(strategy=strategy, aggregation=aggregation)
+        return Scoring(strategy=strategy, aggregation=aggregation, temperature=temperature)
     classes = tuple(c for c in scoring.classes if c in run.classes)
-    return dataclasses.replace(scoring, strategy=strategy, aggregation=aggregation, classes=classes)
+    return dataclasses.replace(
+        scoring, strategy=strategy, aggregation=aggregation, classes=classes, temperature=None
+    )
 
 
 def current_scoring(run: ModelRun | None) -> Scoring:

@@ -1,4 +1,5 @@
-"""Batch: the selection against the pool, submit it to a project, and the history of batches."""
+"""Batch: the selection against the pool, submit it to a project, the history of batches, and
+labels back from the labeling tool with the training set out."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from labelnext_app import (
     auth,
     batch_actions,
     batch_builder,
+    batch_labels,
     cache,
     charts,
     review,
@@ -377,6 +379,9 @@ with st.container(border=True, key="batch_status"):
                 "n_rows": st.column_config.NumberColumn("rows"),
             },
         )
+
+# -- labels back, training set out (for the picked batch's project) --------------------------
+batch_labels.labels_box(ledger, info.project)
 
 pending = ss.get(batch_actions.CONFIRM)
 if pending is not None and int(pending[1]) == pick:

@@ -139,6 +139,8 @@ cols[3].metric(
     help=f"In project {safe_text.md(queue.project)}" if queue.project else "No batch yet",
 )
 
+home_actions.calibration_check(run, queue.project)
+
 st.markdown(f"**Confidence under {described}**")
 st.plotly_chart(
     charts.confidence_histogram(1.0 - scores, strategy=described),

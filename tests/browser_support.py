@@ -211,3 +211,26 @@ def images_loaded(page: Any) -> None:
         ".every(i => i.complete && i.naturalWidth > 0)",
         timeout=30_000,
     )
+
+
+def submit_review_page(page: Any, url: str, *, user: str, project: str) -> None:
+    """Open Review, pick its first page, sign as ``user``, and submit it on Batch to the new
+    ``project``."""
+    page.goto(f"{url}/review")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    settle(page)
+    page.locator(".st-key-review_select_page button").first.click()
+    settle(page)
+    name = page.locator(".st-key-sidebar_user input")
+    name.fill(user)
+    name.press("Enter")
+    settle(page)
+    page.get_by_role("link", name="Batch").click()
+    settle(page)
+    # the project picker starts on the newest batch's project once there is one (other tests
+    # on the shared server make some): choose a new project explicitly
+    page.get_by_role("combobox", name="Destination project").click()
+    page.get_by_role("option", name="New project…").click()
+    page.locator(".st-key-batch_new_project input").fill(project)
+    page.locator(".st-key-batch_submit button").first.click()
+    settle(page)

@@ -89,6 +89,12 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A SQLite ledger URL in the test's own folder (the CLI tests' ``--db``)."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
 def ledger(ledger_url: str) -> Iterator[object]:
     """A :class:`labelnext.ledger.Ledger` on each backend, closed afterwards."""
     from labelnext.ledger import Ledger

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from browser_support import IDLE, StreamlitServer, make_server, settle
+from browser_support import IDLE, StreamlitServer, make_server, settle, submit_review_page
 from tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.postgres]
@@ -97,18 +97,7 @@ def test_cancel_asks_first_and_can_be_undone(page, app_server: StreamlitServer) 
 
     from labelnext.ledger import Ledger
 
-    _goto(page, f"{app_server.url}/review")
-    page.locator(".st-key-review_select_page button").first.click()
-    settle(page)
-    name = page.locator(".st-key-sidebar_user input")
-    name.fill("Grace")
-    name.press("Enter")
-    settle(page)
-    page.get_by_role("link", name="Batch").click()
-    settle(page)
-    page.locator(".st-key-batch_new_project input").fill("undo-check")
-    page.locator(".st-key-batch_submit button").first.click()
-    settle(page)
+    submit_review_page(page, app_server.url, user="Grace", project="undo-check")
     ledger = Ledger(app_server.ledger_url)
     batch = int(ledger.batches("undo-check")["batch_id"].iloc[0])
     page.locator(".st-key-batch_cancel button").first.click()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_support import run_cli
 
 from labelnext.cli import build_parser, main
 from labelnext.cli.ledger_commands import (
@@ -26,17 +27,6 @@ from labelnext.readers import load_run
 from labelnext.select import ranked
 
 RUN = Path(__file__).resolve().parents[1] / "sample_data" / "mnist" / "run_001"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def ids_file(path: Path, ids: list[str]) -> str:

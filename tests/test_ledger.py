@@ -96,7 +96,7 @@ def test_new_ledger_is_at_the_newest_schema_revision(ledger: Ledger) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD == "0004"
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD == "0005"
     with ledger.engine.connect() as conn:
         context = MigrationContext.configure(conn)
         assert context.get_current_revision() == SCHEMA_HEAD
@@ -583,7 +583,7 @@ def test_the_shipped_v1_ledger_upgrades_with_its_data(tmp_path: Path) -> None:
     with Ledger(f"sqlite:///{copy}") as ledger:
         with ledger.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
-                "0004"
+                "0005"
             )
         _check_upgraded(ledger, v1)
 
@@ -633,7 +633,7 @@ def test_the_shipped_v2_ledger_upgrades_with_its_data(tmp_path: Path) -> None:
     with Ledger(f"sqlite:///{copy}") as ledger:
         with ledger.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
-                "0004"
+                "0005"
             )
         _check_upgraded_v2(ledger, v2)
 

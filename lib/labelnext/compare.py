@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from labelnext.runs import ModelRun
 from labelnext.scoring import Scoring, run_scores, supported_strategies
 
-__all__ = ["NO_BOXES", "Comparison", "compare_runs"]
+__all__ = ["MOVED_COLUMNS", "NO_BOXES", "Comparison", "compare_runs", "comparison_rows"]
 
 Floats = NDArray[np.float64]
 
@@ -287,6 +287,22 @@ def _per_class(
     table = pd.DataFrame(columns, index=pd.Index(classes, name="class"))
     order = ["rows_a", "rows_b", "share_a", "share_b", "mean_confidence_a", "mean_confidence_b"]
     return table[order]
+
+
+def comparison_rows(comparison: Comparison) -> pd.DataFrame:
+    """Every shared row, by id: :data:`MOVED_COLUMNS` (``change`` positive = B is surer)."""
+    c = comparison
+    return pd.DataFrame(
+        {
+            "data_row_id": pd.Series(c.shared_ids, dtype=object),
+            "confidence_a": c.confidence_a,
+            "confidence_b": c.confidence_b,
+            "change": c.change,
+            "predicted_a": pd.Series(c.predicted_a, dtype=object),
+            "predicted_b": pd.Series(c.predicted_b, dtype=object),
+        },
+        columns=list(MOVED_COLUMNS),
+    )
 
 
 def _moved(

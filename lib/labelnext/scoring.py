@@ -8,6 +8,7 @@ Scores are in [0, 1] and **higher means more uncertain, label first**.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -54,6 +55,12 @@ class Scoring:
         Detection: score only boxes of these classes; empty means all.
     empty_score : float, default=0.0
         Detection: the score of an image with no (chosen) boxes; 0 = certain, 1 = most uncertain.
+    temperature : float, optional
+        Score with calibrated probabilities: ``softmax(log p / T)`` (multi-label: ``sigmoid``
+        of the logits over ``T``; see :func:`labelnext.calibration.calibrated_probabilities`),
+        ``T`` as fitted on the labeled rows by :func:`labelnext.calibration.fit_temperature`.
+        None (default): the model's probabilities. Classification and multi-label runs with
+        class probabilities only.
     """
 
     strategy: str = "least_confidence"
@@ -61,6 +68,7 @@ class Scoring:
     top_k: int = 3
     classes: tuple[str, ...] = ()
     empty_score: float = 0.0
+    temperature: float | None = None
 
     def __post_init__(self) -> None:
         valid = STRATEGIES + ENSEMBLE_STRATEGIES
@@ -77,22 +85,33 @@ class Scoring:
             raise StrategyError(f"top_k must be >= 1, got {self.top_k}")
         if not 0.0 <= self.empty_score <= 1.0:
             raise StrategyError(f"empty_score must be in [0, 1], got {self.empty_score}")
+        if self.temperature is not None and not (
+            isinstance(self.temperature, int | float) and 0 < self.temperature < math.inf
+        ):
+            raise StrategyError(
+                f"temperature must be a finite number > 0 (or None), got {self.temperature!r}"
+            )
 
     def params(self) -> dict[str, Any]:
         """The options as a JSON-ready dict (what a batch records)."""
         out = asdict(self)
         out["classes"] = list(self.classes)
+        if self.temperature is None:  # batches from before calibration recorded no temperature
+            del out["temperature"]
         return out
 
     def describe(self, task: str) -> str:
         """A short human label, e.g. ``margin`` or ``least_confidence, max over boxes``."""
+        calibrated = (
+            "" if self.temperature is None else f", calibrated (T = {self.temperature:.2f})"
+        )
         if task == "multilabel":
-            return f"{self.strategy}, {self.aggregation} over classes"
+            return f"{self.strategy}, {self.aggregation} over classes{calibrated}"
         if task == "detection":
             how = f"mean of top {self.top_k}" if self.aggregation == "topk" else self.aggregation
             only = f", classes {'/'.join(self.classes)}" if self.classes else ""
             return f"{self.strategy}, {how} over boxes{only}"
-        return self.strategy
+        return f"{self.strategy}{calibrated}"
 
 
 def supported_strategies(run: ModelRun) -> tuple[str, ...]:
@@ -127,6 +146,8 @@ def run_scores(run: ModelRun, strategy: str | Scoring) -> NDArray[np.float64]:
     name = scoring.strategy
     if name not in supported_strategies(run):
         raise StrategyError(_unsupported_message(run, name))
+    if scoring.temperature is not None:
+        return _calibrated_scores(run, scoring, scoring.temperature)
     if run.task == "multilabel":
         assert run.probabilities is not None
         return multilabel_scores(run.probabilities, name, aggregation=scoring.aggregation)
@@ -139,6 +160,25 @@ def run_scores(run: ModelRun, strategy: str | Scoring) -> NDArray[np.float64]:
         assert run.samples is not None
         return ensemble_scores(run.samples, name)
     return uncertainty_scores(run.probabilities, name).astype(np.float64, copy=False)
+
+
+def _calibrated_scores(run: ModelRun, scoring: Scoring, temperature: float) -> NDArray[np.float64]:
+    from labelnext.calibration import calibrated_probabilities  # calibration imports this module
+
+    if (
+        run.probabilities is None
+        or run.task not in ("classification", "multilabel")
+        or scoring.strategy in ENSEMBLE_STRATEGIES
+    ):
+        raise StrategyError(
+            f"temperature: run '{run.name}' is scored from {run.task} predictions without class "
+            "probabilities (or by an ensemble strategy); calibrated scoring needs a "
+            "classification or multi-label run's probabilities"
+        )
+    p = calibrated_probabilities(run.probabilities, temperature, task=run.task)
+    if run.task == "multilabel":
+        return multilabel_scores(p, scoring.strategy, aggregation=scoring.aggregation)
+    return uncertainty_scores(p, scoring.strategy).astype(np.float64, copy=False)
 
 
 def _unsupported_message(run: ModelRun, name: str) -> str:

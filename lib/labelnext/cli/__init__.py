@@ -8,7 +8,8 @@ written (``| head``: the status a shell reports for SIGPIPE, so ``set -o pipefai
 
 The package: :mod:`.args` the arguments commands share; :mod:`.output` what they print;
 :mod:`.run_commands` validate, score, select; :mod:`.ledger_commands` submit, batches, export,
-mark; :mod:`.simulate_commands` simulate.
+mark; :mod:`.label_commands` labels import / export; :mod:`.compare_commands` compare;
+:mod:`.simulate_commands` simulate.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from labelnext.cli.compare_commands import add_compare_commands
+from labelnext.cli.label_commands import add_label_commands
 from labelnext.cli.ledger_commands import add_ledger_commands
 from labelnext.cli.run_commands import add_run_commands
 from labelnext.cli.simulate_commands import add_simulate_commands
@@ -39,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run_commands(sub)
     add_ledger_commands(sub)
+    add_label_commands(sub)
+    add_compare_commands(sub)
     add_simulate_commands(sub)
     return parser
 

@@ -52,6 +52,14 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
         help="uncertainty strategy (default: least_confidence); bald, vote_entropy and "
         "variation_ratio need ensemble members or MC-dropout samples",
     )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        metavar="T",
+        help="score with calibrated probabilities softmax(log p / T), T as fitted on labeled "
+        "rows (labelnext.calibration.fit_temperature); default: the model's probabilities",
+    )
     group = parser.add_argument_group("multi-label and detection")
     group.add_argument(
         "--aggregation",
@@ -88,6 +96,7 @@ def scoring_from_args(args: argparse.Namespace) -> Scoring:
         top_k=args.box_top_k,
         classes=tuple(args.box_classes or ()),
         empty_score=args.empty_score,
+        temperature=args.temperature,
     )
 
 

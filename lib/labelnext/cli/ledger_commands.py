@@ -140,13 +140,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
             **kind,
             priority=args.priority,
             note=args.note,
-            created_by=_actor(args),
+            created_by=actor_of(args),
             strategy=args.strategy,
             strategy_params=params,
             run_id=run_id,
             client_token=args.client_token,
             on_conflict=args.on_conflict,
-            actor=_actor(args),
+            actor=actor_of(args),
             origin=ORIGIN,
             **method,
         )
@@ -177,7 +177,7 @@ def cmd_batches(args: argparse.Namespace) -> int:
     return 0
 
 
-def _actor(args: argparse.Namespace) -> str:
+def actor_of(args: argparse.Namespace) -> str:
     return str(args.actor) if args.actor else _user()
 
 
@@ -209,14 +209,14 @@ def cmd_export(args: argparse.Namespace) -> int:
             image_url=image_url,
             files_root=args.files_root,
         )
-        ledger.mark_exported(args.batch_id, actor=_actor(args), origin=ORIGIN)
+        ledger.mark_exported(args.batch_id, actor=actor_of(args), origin=ORIGIN)
     print(f"wrote {len(data):,} bytes to {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_mark(args: argparse.Namespace) -> int:
     """Mark a batch (or some rows) labeled, cancel it, or reopen a cancelled batch."""
-    actor = _actor(args)
+    actor = actor_of(args)
     batch_id = args.batch_id
     with Ledger(args.db) as ledger:
         if args.rows is not None and not args.labeled:
@@ -250,7 +250,7 @@ def cmd_mark(args: argparse.Namespace) -> int:
 def cmd_revert(args: argparse.Namespace) -> int:
     """Undo a cancel or a mark labeled, by its action id (see ``labelnext actions``)."""
     with Ledger(args.db) as ledger:
-        result = ledger.revert(args.action_id, actor=_actor(args), origin=ORIGIN)
+        result = ledger.revert(args.action_id, actor=actor_of(args), origin=ORIGIN)
     print(
         f"action {args.action_id} reverted by action {result.action_id} ({result.kind}): batch "
         f"{result.batch_id}, {result.n_rows} row(s) open again; status {result.status}",

@@ -35,15 +35,23 @@ def open_run(path: str, *, renormalize: bool = False) -> ModelRun:
     return run
 
 
-def text_histogram(confidence: NDArray[np.floating], *, bins: int = 10, width: int = 40) -> str:
-    """A histogram of confidences in [0, 1] drawn with ``#`` characters, one line per bin."""
+def text_histogram(
+    confidence: NDArray[np.floating],
+    *,
+    bins: int = 10,
+    width: int = 40,
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> str:
+    """A histogram of confidences in [0, 1] (or ``value_range``) drawn with ``#`` characters,
+    one line per bin."""
     # float32 scores put 0.4 at 0.39999998: round so a value lands in the bin it prints as
-    counts, edges = np.histogram(np.round(confidence, 6), bins=bins, range=(0.0, 1.0))
+    counts, edges = np.histogram(np.round(confidence, 6), bins=bins, range=value_range)
     peak = max(int(counts.max()), 1)
     lines = []
     for count, low, high in zip(counts, edges[:-1], edges[1:], strict=True):
         bar = "#" * round(width * int(count) / peak)
-        lines.append(f"  {low:4.2f}-{high:4.2f} | {bar:<{width}} {int(count):>9,}")
+        span = f"{low:+5.2f}..{high:+5.2f}" if value_range[0] < 0 else f"{low:4.2f}-{high:4.2f}"
+        lines.append(f"  {span} | {bar:<{width}} {int(count):>9,}")
     return "\n".join(lines)
 
 

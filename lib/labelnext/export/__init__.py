@@ -38,13 +38,12 @@ looking at the batch history does not mark every batch exported.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from labelnext.export.batch import ExportBatch
+from labelnext.export.bundle import write_atomically
 from labelnext.export.coco import render_coco
 from labelnext.export.images import (
     IMAGE_URL_PRESETS,
@@ -271,7 +270,7 @@ def export_batch(
         classification_name=classification_name,
     )
     if out is not None:
-        _write_atomically(Path(out), data)
+        write_atomically(Path(out), data)
     if mark_exported:
         ledger.mark_exported(batch_id)
     return data
@@ -280,15 +279,3 @@ def export_batch(
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise BatchInputError(f"fmt: {fmt!r} is not an export format; expected one of {FORMATS}")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

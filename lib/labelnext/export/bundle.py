@@ -4,13 +4,16 @@ the batch provenance every bundle carries."""
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 import zipfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from labelnext.ledger import BatchInfo
 
-__all__ = ["model_version", "provenance", "zip_files"]
+__all__ = ["model_version", "provenance", "write_atomically", "zip_files"]
 
 # Fixed timestamps: the same batch exports to the same bytes.
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -55,3 +58,16 @@ def provenance(info: BatchInfo) -> dict[str, Any]:
         "model_version": model_version(info),
         "n_rows": info.n_rows,
     }
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` beside ``path`` and move it into place: a failed write leaves no file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

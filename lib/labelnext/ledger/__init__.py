@@ -15,6 +15,7 @@ when a :class:`Ledger` opens the database.
 The package: :mod:`.core` the :class:`Ledger` (connections, migrations, submit);
 :mod:`.queries` reading; :mod:`.status` status changes and their undoing; :mod:`.audit` the
 actions table; :mod:`.inputs` the checks of what callers ask to store (:data:`TEXT_LIMITS`);
+:mod:`.labeling` labels imported back and read out (:meth:`Ledger.import_labels`);
 :mod:`.schema` the tables; :mod:`.engine` the two backends and what counts as the database being
 down; :mod:`.results` the values handed back; :mod:`.testing` a hook for the crash tests.
 
@@ -29,6 +30,8 @@ Invariants, enforced by the database rather than by a check-then-insert:
   NUL character), so SQLite and PostgreSQL accept and refuse the same input with the same message.
 * Every change is recorded in ``actions`` in its own transaction; a cancel or a mark labeled can
   be reverted (:meth:`Ledger.revert`, :meth:`Ledger.reopen`) while its rows are still free.
+* One current label per row and project (a partial unique index on ``labels`` where
+  ``superseded_at IS NULL``); an import is one transaction, earlier labels kept as history.
 * A database that is down raises :class:`LedgerUnavailableError` from every method, never a
   default value, and the same :class:`Ledger` recovers when it is back.
 
@@ -57,6 +60,7 @@ from labelnext.ledger.audit import ACTION_COLUMNS, REVERTIBLE
 from labelnext.ledger.core import Ledger
 from labelnext.ledger.engine import default_url
 from labelnext.ledger.inputs import TEXT_LIMITS
+from labelnext.ledger.labeling import LABEL_FRAME_COLUMNS, LabelImportResult
 from labelnext.ledger.results import (
     HISTORY_COLUMNS,
     ActionResult,
@@ -74,6 +78,7 @@ from labelnext.ledger.schema import (
     actions,
     batch_rows,
     batches,
+    labels,
     metadata,
     model_runs,
     projects,
@@ -85,6 +90,7 @@ __all__ = [
     "ACTION_ORIGINS",
     "BATCH_STATUSES",
     "HISTORY_COLUMNS",
+    "LABEL_FRAME_COLUMNS",
     "MIGRATIONS_DIR",
     "OPEN_BATCH_STATUSES",
     "REVERTIBLE",
@@ -93,6 +99,7 @@ __all__ = [
     "ActionResult",
     "BatchInfo",
     "BatchInputError",
+    "LabelImportResult",
     "Ledger",
     "LedgerUnavailableError",
     "NothingToSubmitError",
@@ -103,6 +110,7 @@ __all__ = [
     "batch_rows",
     "batches",
     "default_url",
+    "labels",
     "metadata",
     "model_runs",
     "projects",

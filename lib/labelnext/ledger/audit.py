@@ -42,7 +42,7 @@ ACTION_COLUMNS = (
 def record(
     conn: Connection,
     *,
-    batch_id: int,
+    batch_id: int | None,
     project_id: int,
     kind: str,
     actor: str | None,
@@ -113,7 +113,7 @@ def actions_frame(
             actions.c.reverted_by,
             actions.c.details,
         )
-        .join(batches, batches.c.id == actions.c.batch_id)
+        .outerjoin(batches, batches.c.id == actions.c.batch_id)
         .join(projects, projects.c.id == actions.c.project_id)
         .order_by(actions.c.at.desc(), actions.c.id.desc())
     )
@@ -131,6 +131,7 @@ def actions_frame(
     frame["reverted_by"] = frame["reverted_by"].astype("Int64")
     frame["actor"] = frame["actor"].astype(object).where(frame["actor"].notna(), None)
     frame["revertible"] = frame["kind"].isin(REVERTIBLE) & frame["reverted_by"].isna()
-    for column in ("action_id", "batch_id"):
-        frame[column] = frame[column].astype("int64")
+    frame["action_id"] = frame["action_id"].astype("int64")
+    # an import's rows in no batch are recorded with no batch: <NA>
+    frame["batch_id"] = frame["batch_id"].astype("Int64")
     return frame[list(ACTION_COLUMNS)]

@@ -30,6 +30,7 @@ from labelnext.errors import (
     ReopenConflictError,
 )
 from labelnext.ledger import audit, queries, status
+from labelnext.ledger import labeling as label_store
 from labelnext.ledger.engine import (
     create_engine,
     default_url,
@@ -53,6 +54,7 @@ from labelnext.ledger.inputs import (
     params_json,
     row_records,
 )
+from labelnext.ledger.labeling import LabelImportResult
 from labelnext.ledger.results import ActionResult, BatchInfo, RunLike, SubmitResult
 from labelnext.ledger.schema import MIGRATIONS_DIR, SCHEMA_HEAD, batches, model_runs
 from labelnext.ledger.schema import projects as projects_table
@@ -60,11 +62,19 @@ from labelnext.ledger.testing import hold_before_commit
 
 __all__ = ["Ledger"]
 
+LabelSource = Any  # a path, bytes, a binary file, or a labelnext.labels.LabelSet
+
 _SUBMIT_ATTEMPTS = 8
 _PG_MIGRATION_LOCK = 0x6C6E6C64  # "lnld": serialises concurrent first starts on PostgreSQL
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+class _DryRun(Exception):  # control flow, not an error: rolls the preview back
+    def __init__(self, result: LabelImportResult) -> None:
+        super().__init__("dry run")
+        self.result = result
 
 
 def _guarded(
@@ -820,3 +830,188 @@ class Ledger:
             check_text("project", project)
         with self._read() as conn:
             return audit.actions_frame(conn, batch_id, project)
+
+    # -- labels -----------------------------------------------------------------------------
+
+    @_guarded
+    def import_labels(
+        self,
+        source: LabelSource,
+        /,
+        *,
+        project: str,
+        filename: str | None = None,
+        fmt: str | None = None,
+        classes: Sequence[str] | None = None,
+        allow_unbatched: bool = False,
+        dry_run: bool = False,
+        actor: str | None = None,
+        origin: str = "library",
+        **options: Any,
+    ) -> LabelImportResult:
+        """Import a labels file into ``project``, in one transaction.
+
+        Parameters
+        ----------
+        source : path, bytes, binary file or labelnext.labels.LabelSet
+            A labels file (Labelbox export NDJSON, Label Studio JSON, COCO, CSV, Parquet: see
+            :func:`labelnext.labels.read_labels`) or labels already read.
+        project : str
+            The project whose batches the rows were submitted in.
+        filename : str, optional
+            The file's name (for bytes: how messages name it; its suffix hints the format).
+        fmt : str, optional
+            The format, instead of recognising it.
+        classes : sequence of str, optional
+            The classes labels may use; default the classes the project's batches were
+            submitted with (no check when they recorded none).
+        allow_unbatched : bool, default False
+            Import labels of rows that are in no batch of the project too (by default they are
+            refused, each named, and nothing is stored).
+        dry_run : bool, default False
+            Do everything, report it, and store nothing (the app's preview).
+        actor : str, optional
+            Who imports (recorded with the labels and the actions; None: not recorded).
+        origin : {"library", "app", "cli"}, default "library"
+        **options
+            Passed to the format's reader (``key``, ``project``, ``question``, ...).
+
+        Returns
+        -------
+        LabelImportResult
+            What was (or would be) stored: new, relabeled and unchanged rows, rows marked
+            labeled, each touched batch's status before and after, the rows in no batch.
+
+        Notes
+        -----
+        Each labeled row of a batch is marked ``labeled``; a batch whose every row is labeled
+        becomes ``labeled``. A row labeled before keeps its earlier label as history (see
+        :meth:`labels` with ``history=True``); the same label again stores nothing. One
+        ``import_labels`` action is recorded per batch touched (and one without a batch for
+        rows outside every batch); an import is not undone by :meth:`revert`: import a
+        corrected file instead.
+
+        Raises
+        ------
+        LabelFileError
+            A malformed file, unknown classes, a row labeled twice with different labels, rows
+            in no batch of the project (without ``allow_unbatched``): every problem named by
+            file, row and field. Nothing is stored.
+        LedgerError
+            An unknown project (without ``allow_unbatched``) or labels of another task than
+            the project's batches. Nothing is stored.
+        """
+        from labelnext.labels import LabelSet, read_labels
+
+        project = check_name("project", project)
+        who = check_actor(actor), check_origin(origin)
+        with self._read() as conn:
+            project_id = queries.project_id(conn, project)
+            known_classes, tasks = (
+                ((), set())
+                if project_id is None
+                else label_store.project_labeling(conn, project_id)
+            )
+        if project_id is None and not allow_unbatched:
+            known = ", ".join(repr(p) for p in self.projects()) or "none yet"
+            raise LedgerError(
+                f"project: there is no project {project!r} in the ledger (projects: {known}); "
+                "labels are imported into the project their batches were submitted to"
+            )
+        wanted = tuple(classes) if classes is not None else (known_classes or None)
+        task = next(iter(tasks)) if len(tasks) == 1 else None
+        if isinstance(source, LabelSet):
+            labels_set = source
+            if wanted is not None:
+                label_store.check_label_classes(labels_set, wanted)
+        else:
+            labels_set = read_labels(
+                source, filename=filename, fmt=fmt, classes=wanted, task=task, **options
+            )
+        if tasks and labels_set.task not in tasks:
+            raise LedgerError(
+                f"{labels_set.source}: the labels are {labels_set.task} labels, but project "
+                f"{project!r} holds {', '.join(sorted(tasks))} batches"
+            )
+        label_store.check_label_text(labels_set)
+        for _attempt in range(_SUBMIT_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    if project_id is None:
+                        project_id = self._project_id_in(conn, project)
+                    result = label_store.import_labels(
+                        conn,
+                        project_id=project_id,
+                        project=project,
+                        labels_set=labels_set,
+                        allow_unbatched=allow_unbatched,
+                        actor=who[0],
+                        origin=who[1],
+                        dry_run=dry_run,
+                    )
+                    if dry_run:
+                        raise _DryRun(result)
+                return result
+            except _DryRun as preview:
+                return preview.result
+            except integrity_errors():
+                continue  # another import of the same rows committed first: read them again
+            except operational_errors() as exc:
+                if sqlstate(exc) not in ("40P01", "40001"):
+                    raise
+                time.sleep(0.05)
+        raise LedgerError(
+            f"Could not import {labels_set.source} into project {project!r} after "
+            f"{_SUBMIT_ATTEMPTS} attempts"
+        )
+
+    def _project_id_in(self, conn: Connection, name: str) -> int:
+        conn.execute(projects_table.insert().values(name=name, created_at=now()))
+        return int(
+            conn.execute(
+                sa.select(projects_table.c.id).where(projects_table.c.name == name)
+            ).scalar_one()
+        )
+
+    @_guarded
+    def labeled_batches(self, project: str) -> dict[str, list[str]]:
+        """Every row of each batch of ``project`` with a labeled row, by ``"batch N: name"``
+        (oldest first, rows in rank order): what :func:`labelnext.compare.compare_runs` takes
+        as ``batches``."""
+        check_text("project", project)
+        with self._read() as conn:
+            return label_store.labeled_batches(conn, project)
+
+    @_guarded
+    def project_classes(self, project: str) -> tuple[str, ...]:
+        """The classes the project's batches were submitted with, in order (empty if none)."""
+        check_text("project", project)
+        with self._read() as conn:
+            project_id = queries.project_id(conn, project)
+            if project_id is None:
+                return ()
+            return label_store.project_labeling(conn, project_id)[0]
+
+    @_guarded
+    def labels(self, project: str, *, history: bool = False) -> pd.DataFrame:
+        """The labels of a project's rows: the current one per row, or every label ever imported.
+
+        Parameters
+        ----------
+        project : str
+        history : bool, default False
+            Include labels later replaced (``superseded_at``/``superseded_by`` set).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`~labelnext.ledger.labeling.LABEL_FRAME_COLUMNS`, ordered by
+            data_row_id then import: ``label`` (a class name, a tuple of class names or a
+            list of boxes, per ``task``), who and when from the file, the batch (<NA> for a row
+            imported outside every batch), the row's ``image`` reference and
+            ``image_width``/``image_height`` from its batch, the file and row it came from, who
+            imported it and when.
+        """
+        check_text("project", project)
+        with self._read() as conn:
+            return label_store.labels_frame(conn, project, history=history)

@@ -15,7 +15,14 @@ from sqlalchemy.engine import Connection
 from labelnext.errors import BatchInputError, LedgerError
 from labelnext.ledger.engine import as_utc, chunks
 from labelnext.ledger.results import BatchInfo, SubmitResult
-from labelnext.ledger.schema import ROW_STATUSES, batch_rows, batches, model_runs, projects
+from labelnext.ledger.schema import (
+    ROW_STATUSES,
+    batch_rows,
+    batches,
+    labels,
+    model_runs,
+    projects,
+)
 
 __all__ = [
     "batch_for_token",
@@ -207,11 +214,15 @@ def batch_rows_frame(conn: Connection, batch_id: int) -> pd.DataFrame:
 def excluded(conn: Connection, project: str | None = None) -> frozenset[str]:
     """See :meth:`labelnext.ledger.Ledger.excluded_ids`."""
     query = sa.select(batch_rows.c.data_row_id).where(batch_rows.c.status.in_(("open", "labeled")))
+    labeled = sa.select(labels.c.data_row_id).where(labels.c.superseded_at.is_(None))
     if project is not None:
         query = query.join(projects, projects.c.id == batch_rows.c.project_id).where(
             projects.c.name == project
         )
-    return frozenset(conn.execute(query).scalars())
+        labeled = labeled.join(projects, projects.c.id == labels.c.project_id).where(
+            projects.c.name == project
+        )
+    return frozenset(conn.execute(sa.union(query, labeled)).scalars())
 
 
 def row_status(conn: Connection, project: str) -> dict[str, frozenset[str]]:
@@ -271,6 +282,12 @@ def batch_project(conn: Connection, batch_id: int) -> tuple[str, int]:
     if found is None:
         raise LedgerError(f"batch_id: there is no batch {batch_id}")
     return str(found.status), int(found.project_id)
+
+
+def project_id(conn: Connection, name: str) -> int | None:
+    """The id of project ``name`` (None if there is none)."""
+    found = conn.execute(sa.select(projects.c.id).where(projects.c.name == name)).scalar()
+    return None if found is None else int(found)
 
 
 def project_name(conn: Connection, project_id: int) -> str:

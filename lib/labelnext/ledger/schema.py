@@ -21,6 +21,7 @@ __all__ = [
     "actions",
     "batch_rows",
     "batches",
+    "labels",
     "metadata",
     "model_runs",
     "projects",
@@ -29,14 +30,24 @@ __all__ = [
 BATCH_STATUSES = ("queued", "exported", "labeled", "cancelled")
 OPEN_BATCH_STATUSES = ("queued", "exported")
 ROW_STATUSES = ("open", "labeled", "cancelled")
-ACTION_KINDS = ("submit", "mark_labeled", "cancel", "reopen", "unmark", "export")
+ACTION_KINDS = (
+    "submit",
+    "mark_labeled",
+    "cancel",
+    "reopen",
+    "unmark",
+    "export",
+    "import_labels",
+)
 ACTION_ORIGINS = ("app", "cli", "library")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-SCHEMA_HEAD = "0004"  # the newest revision in migrations/versions (a test keeps them in step)
+SCHEMA_HEAD = "0005"  # the newest revision in migrations/versions (a test keeps them in step)
 
 metadata = sa.MetaData()
 OPEN_ROWS = sa.text("status = 'open'")  # the partial index's condition
+CURRENT_LABELS = sa.text("superseded_at IS NULL")  # one current label per row and project
+LABEL_TASKS = ("classification", "multilabel", "detection")
 
 projects = sa.Table(
     "projects",
@@ -120,7 +131,7 @@ actions = sa.Table(
     "actions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id")),  # NULL: rows in no batch
     sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("actor", sa.String(200)),
@@ -129,10 +140,46 @@ actions = sa.Table(
     sa.Column("details", sa.Text, nullable=False),
     sa.Column("reverted_by", sa.Integer, sa.ForeignKey("actions.id")),
     sa.CheckConstraint(
-        "kind IN ('submit', 'mark_labeled', 'cancel', 'reopen', 'unmark', 'export')",
+        "kind IN ('submit', 'mark_labeled', 'cancel', 'reopen', 'unmark', 'export', "
+        "'import_labels')",
         name="ck_actions_kind",
     ),
     sa.CheckConstraint("origin IN ('app', 'cli', 'library')", name="ck_actions_origin"),
     sa.Index("ix_actions_batch", "batch_id", "id"),
     sa.Index("ix_actions_project", "project_id", "id"),
+)
+
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("data_row_id", sa.String(500), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id")),
+    sa.Column("task", sa.String(16), nullable=False),
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("labeled_by", sa.String(200)),
+    sa.Column("labeled_at", sa.DateTime(timezone=True)),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("source_row", sa.Integer),
+    sa.Column("source_format", sa.String(16), nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("imported_by", sa.String(200)),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id")),
+    sa.Column("superseded_at", sa.DateTime(timezone=True)),
+    sa.Column("superseded_by", sa.Integer, sa.ForeignKey("labels.id")),
+    sa.CheckConstraint(
+        "task IN ('classification', 'multilabel', 'detection')", name="ck_labels_task"
+    ),
+    sa.Index("ix_labels_project_row", "project_id", "data_row_id", "id"),
+    sa.Index("ix_labels_batch", "batch_id"),
+    sa.Index(
+        "uq_labels_current_row",
+        "project_id",
+        "data_row_id",
+        unique=True,
+        sqlite_where=CURRENT_LABELS,
+        postgresql_where=CURRENT_LABELS,
+    ),
 )

@@ -14,6 +14,7 @@ reports which rows and batches (:class:`~labelnext.errors.ReopenConflictError`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,13 +27,23 @@ from labelnext.ledger.queries import locked_batch
 from labelnext.ledger.results import ActionResult
 from labelnext.ledger.schema import OPEN_BATCH_STATUSES, batch_rows, batches
 
-__all__ = ["cancel", "mark_exported", "mark_labeled", "reopen", "revert", "revertible"]
+__all__ = [
+    "cancel",
+    "label_batch_if_done",
+    "mark_exported",
+    "mark_labeled",
+    "move_rows",
+    "reopen",
+    "revert",
+    "revertible",
+]
 
 _NOT_REVERTIBLE = {
     "submit": "to take a batch back, cancel it",
     "export": "files handed out cannot be taken back",
     "reopen": "to undo it, cancel the batch again",
     "unmark": "to undo it, mark the rows labeled again",
+    "import_labels": "import a corrected file: earlier labels are kept as history",
 }
 
 
@@ -54,6 +65,44 @@ def _open_rows(conn: Connection, batch_id: int) -> int:
             )
         ).scalar_one()
     )
+
+
+def move_rows(
+    conn: Connection,
+    project_id: int,
+    batch_id: int,
+    ids: list[str],
+    *,
+    before: str,
+    after: str,
+    labeled_at: datetime | None,
+) -> list[str]:
+    """Set the rows ``ids`` of a batch that have status ``before`` to ``after`` (and
+    ``labeled_at``); return the ids changed."""
+    changed: list[str] = []
+    for chunk in chunks(ids):
+        changed.extend(
+            conn.execute(
+                batch_rows.update()
+                .where(
+                    batch_rows.c.project_id == project_id,
+                    _NOT_BY_BATCH_INDEX == batch_id,
+                    batch_rows.c.status == before,
+                    batch_rows.c.data_row_id.in_(chunk),
+                )
+                .values(status=after, labeled_at=labeled_at)
+                .returning(batch_rows.c.data_row_id)
+            ).scalars()
+        )
+    return changed
+
+
+def label_batch_if_done(conn: Connection, batch_id: int, status: str) -> str:
+    """An open batch with no open row left becomes ``labeled``; return its status now."""
+    if status in OPEN_BATCH_STATUSES and _open_rows(conn, batch_id) == 0:
+        _set_status(conn, batch_id, "labeled")
+        return "labeled"
+    return status
 
 
 def mark_exported(conn: Connection, batch_id: int, actor: str | None, origin: str) -> None:
@@ -103,28 +152,26 @@ def mark_labeled(
             shown = ", ".join(unknown[:20]) + (" ..." if len(unknown) > 20 else "")
             raise LedgerError(f"rows: {len(unknown)} row(s) are not in batch {batch_id}: {shown}")
     labeled_at = now()
-    changed: list[str] = []
-    parts: list[list[str] | None] = [None] if wanted is None else list(chunks(wanted))
-    for chunk in parts:
-        where = condition
-        if chunk is not None:
-            where = sa.and_(
-                batch_rows.c.project_id == project_id,
-                _NOT_BY_BATCH_INDEX == batch_id,
-                batch_rows.c.status == "open",
-                batch_rows.c.data_row_id.in_(chunk),
-            )
-        changed.extend(
+    if wanted is None:
+        changed = list(
             conn.execute(
                 batch_rows.update()
-                .where(where)
+                .where(condition)
                 .values(status="labeled", labeled_at=labeled_at)
                 .returning(batch_rows.c.data_row_id)
             ).scalars()
         )
-    after = "labeled" if _open_rows(conn, batch_id) == 0 else before
-    if after != before:
-        _set_status(conn, batch_id, after)
+    else:
+        changed = move_rows(
+            conn,
+            project_id,
+            batch_id,
+            wanted,
+            before="open",
+            after="labeled",
+            labeled_at=labeled_at,
+        )
+    after = label_batch_if_done(conn, batch_id, before)
     if changed or after != before:
         audit.record(
             conn,
@@ -280,21 +327,15 @@ def _unmark(
             f"action {action_id}: batch {batch_id} was cancelled after it{which}; reopen the "
             "batch first, then revert the mark"
         )
-    unmarked: list[str] = []
-    for chunk in chunks(list(target["details"].get("data_row_ids", []))):
-        unmarked.extend(
-            conn.execute(
-                batch_rows.update()
-                .where(
-                    batch_rows.c.project_id == project_id,
-                    _NOT_BY_BATCH_INDEX == batch_id,
-                    batch_rows.c.status == "labeled",
-                    batch_rows.c.data_row_id.in_(chunk),
-                )
-                .values(status="open", labeled_at=None)
-                .returning(batch_rows.c.data_row_id)
-            ).scalars()
-        )
+    unmarked = move_rows(
+        conn,
+        project_id,
+        batch_id,
+        list(target["details"].get("data_row_ids", [])),
+        before="labeled",
+        after="open",
+        labeled_at=None,
+    )
     after = before
     if before == "labeled" and _open_rows(conn, batch_id):
         restored = target["details"].get("from_status")
