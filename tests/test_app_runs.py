@@ -55,7 +55,7 @@ def test_a_strategy_change_starts_at_the_first_page(
     at.switch_page("pages/review.py").run()
     at.number_input(key="review_page").set_value(7).run()
     assert at.session_state["review_page"] == 7
-    at.sidebar.selectbox(key="sidebar_strategy").set_value("margin").run()
+    at.sidebar.selectbox(key="sidebar_strategy").set_value("entropy").run()
     assert_clean(at)
     assert at.session_state["review_page"] == 1
 

@@ -38,7 +38,7 @@ def test_build_a_diverse_batch_and_submit_it(page, app_server: StreamlitServer) 
     settle(page)
 
     # choose the method and its options as a user does
-    page.locator(".st-key-builder_method").click()
+    page.get_by_role("combobox", name="Method", exact=True).click()
     page.get_by_role("option", name=re.compile("^Diverse")).click()
     settle(page)
     for key, value in (("builder_size", "12"), ("builder_seed", "5")):
@@ -76,7 +76,7 @@ def test_build_a_diverse_batch_and_submit_it(page, app_server: StreamlitServer) 
         kept = ids
     page.get_by_role("link", name="Batch").click()
     settle(page)
-    page.locator(".st-key-batch_project").click()
+    page.get_by_role("combobox", name="Destination project").click()
     page.get_by_role("option", name="New project…").click()
     settle(page)
     page.locator(".st-key-batch_new_project input").fill("builder-browser")
