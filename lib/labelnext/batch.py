@@ -1,5 +1,9 @@
 """Batch methods: which ``k`` rows of a scored pool to label next, as one batch.
 
+Why one module of this length: every method shares the input checks, the blockwise distance
+space, the quotas and the near-duplicate suppressor; split by method, each would reach into the
+others' private helpers. About a third of it is docstrings.
+
 The one place batch picking lives: the dashboard, the CLI and the benchmarks call
 :func:`select_batch` (the row positions) or :func:`pick_batch` (the positions plus what a preview
 shows: the method ``auto`` resolved to, how many near-duplicates were passed over, the

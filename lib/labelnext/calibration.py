@@ -1,5 +1,8 @@
 """Calibration: do the model's probabilities mean what they say, on the rows with labels?
 
+Why one module of this length: the metrics and the temperature fit share the input checks and
+the numerically careful softmax / sigmoid helpers; most of the length is docstrings with examples.
+
 Uncertainty sampling ranks rows by the model's probabilities, so it is only as good as they are.
 On labeled rows (imported labels, or a run's ``ground_truth``) this module measures
 

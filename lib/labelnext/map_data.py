@@ -1,5 +1,8 @@
 """What an embedding map draws, and which rows a lasso or a box selects, over millions of rows.
 
+Why one module of this length: sampling, density and point-in-polygon are the server side of one
+map and share the extent and the input checks.
+
 A map of a large run draws a bounded number of points over a density layer of all rows:
 
 * :func:`sample_for_drawing` picks at most ``max_points`` rows to draw: the most uncertain rows

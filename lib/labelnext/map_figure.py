@@ -1,5 +1,8 @@
 """The embedding map as a plotly figure: plain functions, data in, figure out (no streamlit).
 
+Why one module of this length: the figure, its typed-array payload and the colourings are one
+contract with the browser (what plotly receives); kept together so they change together.
+
 One ``Scattergl`` trace holds every drawn point, over a ``Heatmap`` of the density of all rows.
 Each point carries its ``data_row_id`` as ``customdata`` (selection events name rows by id,
 never by a trace-local point index); colour comes from one numeric array with a colour bar

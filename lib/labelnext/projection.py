@@ -1,5 +1,8 @@
 """2-D map coordinates for every row of a run: the run's own, or a projection of its embedding.
 
+Why one module of this length: finding coordinates, the PCA and UMAP paths and their disk cache
+share one cache key and one set of input checks.
+
 Where the coordinates come from (``method="auto"``, the default, takes the first that exists):
 
 1. **The run's own columns.** A metadata column pair from :data:`COORDINATE_COLUMNS`, looked for in

@@ -1,5 +1,8 @@
 """Simulate the labeling loop on rows that already have labels: what active learning saves here.
 
+Why one module of this length: the protocol, the loop and the statistics (bands, labels to
+target, paired bootstrap) are one experiment whose parts share the seeds and the data split.
+
 Where a run has ground truth for some of its rows (a ``ground_truth`` column, a labels file its
 ``run.json`` names, or labels imported into the ledger), :func:`simulate` replays the loop on
 them and measures, per strategy, how test accuracy grows with the number of labels.

@@ -1,5 +1,9 @@
 """The :class:`Ledger`: one object over the database, opening transactions and keeping the rules.
 
+Why one module of this length: the :class:`Ledger` is the one object callers hold; its methods
+are thin over :mod:`.queries`, :mod:`.status`, :mod:`.audit` and :mod:`.labeling`, and most of
+the length is their docstrings.
+
 Reading lives in :mod:`labelnext.ledger.queries` and status changes in
 :mod:`labelnext.ledger.status`; this module holds the connection, the migrations, and the submit,
 whose retry loop is the heart of the ledger's invariants.

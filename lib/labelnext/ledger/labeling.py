@@ -1,5 +1,8 @@
 """Labels in the ledger: importing what the labeling team gave each row, and reading it back.
 
+Why one module of this length: the import's checks, its one transaction and its report share the
+row-level state of one import; split, each part would pass that state around.
+
 :func:`import_labels` runs inside the one write transaction :class:`~labelnext.ledger.Ledger`
 opens, so an import is stored whole or not at all: the labels (a row labeled before keeps its
 earlier labels as history, ``superseded_at``/``superseded_by``), the batch rows marked labeled,

@@ -1,5 +1,8 @@
 """Score and select on a Spark DataFrame with the in-process kernels.
 
+Why one module of this length: scoring, validation, filters and the top-k plan share one column
+layout and one Arrow batch function that must stay identical to the in-process kernels.
+
 Plan of :func:`select`: prediction columns go to Python in Arrow batches, where
 :func:`labelnext.spark.kernel.score_arrays` validates and scores them with the numpy kernels of
 :mod:`labelnext.uncertainty`; filters run in Spark (class and confidence on the scored columns,
