@@ -36,7 +36,7 @@ __all__ = [
     "use_proposal",
 ]
 
-PROPOSAL = "builder_proposal"  # the last proposal: ids in pick order and how they were picked
+PROPOSAL = session.PROPOSAL  # the last proposal: ids in pick order and how they were picked
 USED = "builder_used"  # the proposal the selection came from (for the batch's record)
 MESSAGE = "builder_message"
 DEFAULT_METHOD = "auto"

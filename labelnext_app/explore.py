@@ -18,7 +18,7 @@ from labelnext.errors import LedgerError
 from labelnext.projection import MapCoordinates, map_coordinates
 from labelnext.runs import ModelRun
 
-from . import cache, safe_text
+from . import cache, safe_text, session
 from .review import Queue
 
 __all__ = [
@@ -55,9 +55,7 @@ COLOR_LABELS = {
 
 def proposed_picks(run: ModelRun) -> frozenset[str] | None:
     """The ids of the batch the Batch page's builder last proposed for this run, or None."""
-    from .batch_builder import PROPOSAL  # the builder draws its map with this module's help
-
-    found = st.session_state.get(PROPOSAL)
+    found = st.session_state.get(session.PROPOSAL)
     if not found or not found.get("ids"):
         return None
     try:  # the proposal's signature starts with the content hash of the run it was made for

@@ -34,6 +34,7 @@ from labelnext.scoring import Scoring
 __all__ = [
     "BATCH_METHOD",
     "PROJECT",
+    "PROPOSAL",
     "RUN_KEY",
     "SCORING",
     "SELECTION",
@@ -53,6 +54,9 @@ SCORING = "scoring"
 SELECTION = "selection"
 USER = "user_name"
 PROJECT = "project"
+PROPOSAL = "builder_proposal"
+"""The Batch page builder's last proposed batch (ids in pick order, how they were picked); the
+Explore map colours its picks."""
 BATCH_METHOD = "batch_method"
 DEFAULT_STRATEGY = "margin"
 """The sidebar's first strategy: on the shipped MNIST runs margin reached 95% of full-pool accuracy
