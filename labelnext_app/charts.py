@@ -276,3 +276,29 @@ def change_histogram(change: np.ndarray, *, bins: int = 40) -> go.Figure:
     fig = go.Figure(go.Bar(x=centres, y=counts, width=2.0 / bins, marker_color=colors))
     fig.update_xaxes(range=[-1, 1])
     return _layout(fig, height=320, x_title="change of confidence, B − A", y_title="rows")
+
+
+def reliability(diagram: object, *, title: str = "labeled rows") -> go.Figure:
+    """A reliability diagram (``labelnext.calibration.ReliabilityDiagram``): accuracy against
+    mean confidence per bin, bars as wide as the bin, over the diagonal of perfect calibration."""
+    edges = np.asarray(diagram.bin_edges, dtype=float)  # type: ignore[attr-defined]
+    confidence = np.asarray(diagram.mean_confidence, dtype=float)  # type: ignore[attr-defined]
+    accuracy = np.asarray(diagram.accuracy, dtype=float)  # type: ignore[attr-defined]
+    counts = np.asarray(diagram.counts)  # type: ignore[attr-defined]
+    used = counts > 0
+    fig = go.Figure()
+    fig.add_bar(
+        x=((edges[:-1] + edges[1:]) / 2)[used],
+        y=accuracy[used],
+        width=np.diff(edges)[used] * 0.95,
+        name="accuracy",
+        marker_color="#4C78A8",
+        customdata=np.stack([confidence[used], counts[used]], axis=1),
+        hovertemplate="confidence %{customdata[0]:.2f}<br>accuracy %{y:.2f}<br>"
+        "%{customdata[1]} rows<extra></extra>",
+    )
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dash", "color": "#888"}
+    )
+    fig.update_layout(showlegend=False, title=safe_text.plotly(title))
+    return _layout(fig, height=260, x_title="confidence", y_title="accuracy")

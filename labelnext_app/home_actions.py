@@ -12,7 +12,7 @@ from labelnext.config import settings
 from labelnext.errors import LabelnextError
 from labelnext.runs import ModelRun
 
-from . import cache, runs, safe_text, scoring_state
+from . import cache, charts, runs, safe_text, scoring_state
 
 __all__ = [
     "ERROR",
@@ -129,6 +129,12 @@ def calibration_check(run: ModelRun, project: str | None) -> None:
         st.warning(f"{report.warning}\n\n{figures}", icon=":material/warning:")  # our words
     else:
         st.caption(f"Calibration: {figures}")
+    with st.expander("Reliability diagram", expanded=report.warning is not None):
+        st.plotly_chart(
+            charts.reliability(report.diagram, title=f"{report.n_rows:,} labeled rows, 15 bins"),
+            key="home_reliability",
+            config={"displayModeBar": False},
+        )
     current = scoring_state.current_scoring(run)
     if current.temperature is not None:
         st.button(

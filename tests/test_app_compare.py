@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_support import assert_clean, ledger_for, make_app
+from app_support import assert_clean, ledger_for, make_app, plotly_spec
 from streamlit.testing.v1 import AppTest
 
 from labelnext.ledger import Ledger
@@ -113,6 +113,11 @@ def test_home_warns_when_the_probabilities_are_poorly_calibrated(
     warning = at.warning[0].value
     assert warning.startswith("Probabilities look poorly calibrated: ECE 0.450 on 100 labeled rows")
     assert "T = " in warning
+    # the reliability diagram: every row in the 0.95 bin, right half of the time
+    spec = plotly_spec(at, "home_reliability")
+    bars = spec["data"][0]
+    assert bars["y"] == [0.5]
+    assert bars["x"] == [pytest.approx(0.9666, abs=1e-3)]
 
 
 def test_home_offers_to_score_with_the_fitted_temperature_and_batches_record_it(
