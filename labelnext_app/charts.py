@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from labelnext.calibration import ReliabilityDiagram
+
 from . import safe_text
 
 POOL_COLOR = "#9aa5b1"
@@ -278,13 +280,13 @@ def change_histogram(change: np.ndarray, *, bins: int = 40) -> go.Figure:
     return _layout(fig, height=320, x_title="change of confidence, B − A", y_title="rows")
 
 
-def reliability(diagram: object, *, title: str = "labeled rows") -> go.Figure:
+def reliability(diagram: ReliabilityDiagram, *, title: str = "labeled rows") -> go.Figure:
     """A reliability diagram (``labelnext.calibration.ReliabilityDiagram``): accuracy against
     mean confidence per bin, bars as wide as the bin, over the diagonal of perfect calibration."""
-    edges = np.asarray(diagram.bin_edges, dtype=float)  # type: ignore[attr-defined]
-    confidence = np.asarray(diagram.mean_confidence, dtype=float)  # type: ignore[attr-defined]
-    accuracy = np.asarray(diagram.accuracy, dtype=float)  # type: ignore[attr-defined]
-    counts = np.asarray(diagram.counts)  # type: ignore[attr-defined]
+    edges = np.asarray(diagram.bin_edges, dtype=np.float64)
+    confidence = np.asarray(diagram.mean_confidence, dtype=np.float64)
+    accuracy = np.asarray(diagram.accuracy, dtype=np.float64)
+    counts = np.asarray(diagram.counts)
     used = counts > 0
     fig = go.Figure()
     fig.add_bar(
