@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_support import StreamlitServer, css, images_loaded, selected_count, settle
+from browser_support import (
+    StreamlitServer,
+    choose_new_project,
+    css,
+    images_loaded,
+    selected_count,
+    settle,
+)
 
 from labelnext.ledger import Ledger
 from labelnext.proposal import propose_batch
@@ -76,9 +83,7 @@ def test_build_a_diverse_batch_and_submit_it(page, app_server: StreamlitServer) 
         kept = ids
     page.get_by_role("link", name="Batch").click()
     settle(page)
-    page.get_by_role("combobox", name="Destination project").click()
-    page.get_by_role("option", name="New project…").click()
-    settle(page)
+    choose_new_project(page)
     page.locator(".st-key-batch_new_project input").fill("builder-browser")
     page.locator(".st-key-batch_submit button").first.click()
     settle(page)

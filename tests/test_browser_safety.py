@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browser_support import ARTIFACTS, IDLE, StreamlitServer, free_port, settle
+from browser_support import ARTIFACTS, IDLE, StreamlitServer, choose_new_project, free_port, settle
 from hostile import write_hostile_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -86,9 +86,7 @@ def test_hostile_strings_are_text_on_every_page(
     page.get_by_role("link", name="Batch").click()
     page.wait_for_selector(".st-key-batch_new_project input", timeout=30_000)
     settle(page)
-    # the picker starts on the newest batch's project once other tests made one: a new one
-    page.get_by_role("combobox", name="Destination project").click()
-    page.get_by_role("option", name="New project…").click()
+    choose_new_project(page)
     page.locator(".st-key-batch_new_project input").fill(texts["md_image"])
     page.locator(".st-key-batch_name input").fill(texts["directives"])
     page.locator(".st-key-batch_submit button").first.click()
