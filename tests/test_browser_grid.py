@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 from browser_support import ARTIFACTS, REPO, StreamlitServer, make_server, settle
 
+from labelnext_app.session import DEFAULT_STRATEGY
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 GRID = "[data-row-id]"
@@ -27,7 +29,7 @@ def order() -> list[str]:
     from labelnext.select import ranked
 
     run = load_run(REPO / "sample_data" / "mnist" / "run_001")
-    return list(ranked(run, "least_confidence")["data_row_id"])
+    return list(ranked(run, DEFAULT_STRATEGY)["data_row_id"])
 
 
 @pytest.fixture(scope="module")
