@@ -17,6 +17,7 @@ other database error; :class:`~labelnext.ledger.Ledger` turns the former into
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,7 +135,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_s * 1000)}")
         if not in_memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _set_wal(cursor, busy_s)
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -243,3 +244,22 @@ def _one_line(exc: BaseException) -> str:
         if words in text.lower():
             return f"{text} ({hint})"
     return text
+
+
+def _set_wal(cursor: Any, busy_s: float) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while another process holds the file.
+
+    SQLite answers this pragma "database is locked" at once, without its busy handler, when
+    another connection is opening or checkpointing the same file at that moment (eight
+    processes opening a fresh ledger together hit it), so it is retried here for up to the busy
+    timeout; any other error, or the lock outlasting the timeout, is raised.
+    """
+    deadline = time.monotonic() + busy_s
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
